@@ -1,0 +1,295 @@
+//! The native command line: `mnist-ae train` and `mnist-ae eval` on the CPU (burn-flex).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::data::Mnist;
+use crate::metrics::{self, Metrics};
+use crate::model::ModelKind;
+use crate::training::{EpochRecord, TrainConfig, Trainer};
+use crate::weights::{self, WeightsHeader};
+
+/// Train and evaluate MNIST autoencoders.
+#[derive(Parser, Debug)]
+#[command(name = "mnist-ae", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model with the reference protocol, evaluate it on the test set and save it.
+    Train(TrainArgs),
+    /// Evaluate saved weights on the 10k test set.
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Which autoencoder: ffnn, conv-transpose, upsample or deep.
+    #[arg(long, value_parser = parse_model)]
+    model: ModelKind,
+    /// Directory with the four MNIST IDX files.
+    #[arg(long, default_value = "static/mnist")]
+    data: PathBuf,
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Number of epochs.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Batch size (default: 20, or 100 for deep).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Seed of the split, the initial weights and the shuffles.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train on only this many images (validation shrinks in proportion).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Where to write the weights (default: runs/<model>.bin).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Weights file written by `mnist-ae train`.
+    #[arg(long)]
+    weights: PathBuf,
+}
+
+fn parse_model(name: &str) -> Result<ModelKind, String> {
+    name.parse().map_err(|e: crate::model::ModelError| e.to_string())
+}
+
+/// The JSON summary of a run (the last line of stdout with `--json`).
+#[derive(Debug, Serialize)]
+struct Report {
+    model: ModelKind,
+    epochs: usize,
+    batch_size: Option<usize>,
+    learning_rate: Option<f64>,
+    seed: Option<u64>,
+    train_images: Option<usize>,
+    train_mse: Option<f64>,
+    val_mse: Option<f64>,
+    test_mse: f64,
+    psnr_db: f64,
+    ssim: f64,
+    l2_per_image: f64,
+    test_images: usize,
+    images_per_sec: Option<f64>,
+    seconds: f64,
+    backend: &'static str,
+    weights: String,
+    history: Vec<EpochRecord>,
+}
+
+/// Runs the command line; the error is a one-line message for stderr.
+pub fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
+    }
+}
+
+fn load_data(dir: &Path) -> Result<Mnist, String> {
+    Mnist::load_dir(dir).map_err(|e| e.to_string())
+}
+
+fn train(args: TrainArgs) -> Result<(), String> {
+    let kind = args.common.model;
+    let mut config = TrainConfig::new(kind);
+    config.epochs = args.epochs;
+    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    config.learning_rate = args.lr;
+    config.seed = args.seed;
+    config.train_limit = args.limit;
+    config.validate().map_err(|e| e.to_string())?;
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{kind}.bin")));
+    let mnist = load_data(&args.common.data)?;
+
+    let device = Device::flex();
+    let mut trainer =
+        Trainer::new(config.clone(), mnist.train.clone(), device.clone()).map_err(|e| e.to_string())?;
+    let train_images = trainer.split().train.len();
+    let progress = Progress::new();
+    let started = Instant::now();
+    let result = pollster::block_on(trainer.run(|trainer, record| {
+        progress.update(trainer, record, started.elapsed().as_secs_f64())
+    }));
+    progress.finish();
+    let train_seconds = started.elapsed().as_secs_f64();
+    // On divergence the trainer already restored the last good weights: save those too.
+    let epochs_done = trainer.history().len();
+    let bytes = weights::to_bytes(
+        trainer.model(),
+        &WeightsHeader {
+            model: config.model,
+            epochs: epochs_done,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    write_file(&out, &bytes)?;
+    result.map_err(|e| format!("{e} (weights saved to {})", out.display()))?;
+
+    let test = test_metrics(trainer.model(), &mnist, &device)?;
+    let last = trainer.history().last();
+    let report = Report {
+        model: kind,
+        epochs: epochs_done,
+        batch_size: Some(config.batch_size),
+        learning_rate: Some(config.learning_rate),
+        seed: Some(config.seed),
+        train_images: Some(train_images),
+        train_mse: last.map(|r| r.train_mse),
+        val_mse: last.map(|r| r.val_mse),
+        test_mse: test.mse,
+        psnr_db: test.psnr_db,
+        ssim: test.ssim,
+        l2_per_image: test.l2_per_image,
+        test_images: test.images,
+        images_per_sec: Some(trainer.images_seen() as f64 / train_seconds),
+        seconds: train_seconds,
+        backend: "cpu (burn-flex)",
+        weights: out.display().to_string(),
+        history: trainer.history().to_vec(),
+    };
+    print_report(&report, args.common.json)
+}
+
+fn eval(args: EvalArgs) -> Result<(), String> {
+    let bytes = std::fs::read(&args.weights)
+        .map_err(|e| format!("cannot read {}: {e}", args.weights.display()))?;
+    let device = Device::flex();
+    let (model, header) = weights::from_bytes_for(&bytes, args.common.model, &device)
+        .map_err(|e| format!("{}: {e}", args.weights.display()))?;
+    let mnist = load_data(&args.common.data)?;
+    let started = Instant::now();
+    let test = test_metrics(&model, &mnist, &device)?;
+    let report = Report {
+        model: header.model.kind,
+        epochs: header.epochs,
+        batch_size: None,
+        learning_rate: None,
+        seed: None,
+        train_images: None,
+        train_mse: None,
+        val_mse: None,
+        test_mse: test.mse,
+        psnr_db: test.psnr_db,
+        ssim: test.ssim,
+        l2_per_image: test.l2_per_image,
+        test_images: test.images,
+        images_per_sec: None,
+        seconds: started.elapsed().as_secs_f64(),
+        backend: "cpu (burn-flex)",
+        weights: args.weights.display().to_string(),
+        history: Vec::new(),
+    };
+    print_report(&report, args.common.json)
+}
+
+fn test_metrics(model: &crate::model::Model, mnist: &Mnist, device: &Device) -> Result<Metrics, String> {
+    let indices: Vec<usize> = (0..mnist.test.len()).collect();
+    pollster::block_on(metrics::evaluate(model, &mnist.test, &indices, 500, device))
+        .map_err(|e| format!("evaluation failed: {e}"))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn print_report(report: &Report, json: bool) -> Result<(), String> {
+    if json {
+        println!("{}", serde_json::to_string(report).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    println!("model          {}", report.model);
+    println!("epochs         {}", report.epochs);
+    if let (Some(train), Some(val)) = (report.train_mse, report.val_mse) {
+        println!("train MSE      {train:.5}");
+        println!("val MSE        {val:.5}");
+    }
+    println!("test MSE       {:.5}  ({} images)", report.test_mse, report.test_images);
+    println!("PSNR           {:.2} dB", report.psnr_db);
+    println!("SSIM           {:.4}", report.ssim);
+    println!("L2 / image     {:.3}", report.l2_per_image);
+    if let Some(rate) = report.images_per_sec {
+        println!("speed          {rate:.0} images/s ({:.1} s)", report.seconds);
+    }
+    println!("weights        {}", report.weights);
+    Ok(())
+}
+
+/// Progress on stderr: a bar on a terminal, one line per epoch otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(1000);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed} < {eta}]")
+                    .expect("valid template"),
+            );
+            bar
+        });
+        Self { bar }
+    }
+
+    fn update(&self, trainer: &Trainer, record: Option<EpochRecord>, seconds: f64) {
+        let epochs = trainer.config().epochs;
+        let rate = trainer.images_seen() as f64 / seconds;
+        if let Some(bar) = &self.bar {
+            bar.set_position((trainer.progress() * 1000.0) as u64);
+            bar.set_message(format!(
+                "epoch {}/{epochs} loss {:.5} {rate:.0} img/s",
+                (trainer.epoch() + 1).min(epochs),
+                trainer.train_loss().unwrap_or(f64::NAN)
+            ));
+        }
+        if let Some(r) = record {
+            let line = format!(
+                "epoch {}/{epochs}  train MSE {:.5}  val MSE {:.5}  {rate:.0} images/s",
+                r.epoch, r.train_mse, r.val_mse
+            );
+            match &self.bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

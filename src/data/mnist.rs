@@ -1,0 +1,208 @@
+//! MNIST in memory: images kept as `u8`, the seeded train/validation split and batching.
+
+use std::sync::Arc;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+
+use super::idx::{self, IMAGE_PIXELS, IMAGE_SIDE, IdxError};
+
+/// The four canonical MNIST file names, in the order train images, train labels, test
+/// images, test labels.
+pub const FILE_NAMES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+/// A set of 28×28 grey images (row-major `u8`, 0 = black) with their labels.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl ImageSet {
+    /// Parses an image file and its label file and checks they describe the same images.
+    pub fn from_idx(
+        images_name: &str,
+        images: &[u8],
+        labels_name: &str,
+        labels: &[u8],
+    ) -> Result<Self, IdxError> {
+        let pixels = idx::parse_images(images_name, images)?;
+        let labels = idx::parse_labels(labels_name, labels)?;
+        Self::new(pixels, labels).map_err(|(labels, images)| IdxError::CountMismatch {
+            file: labels_name.into(),
+            labels,
+            images,
+        })
+    }
+
+    /// Builds a set from raw pixels (N×784) and N labels; `Err((labels, images))` on a count mismatch.
+    pub fn new(pixels: Vec<u8>, labels: Vec<u8>) -> Result<Self, (usize, usize)> {
+        let images = pixels.len() / IMAGE_PIXELS;
+        if pixels.len() % IMAGE_PIXELS != 0 || labels.len() != images {
+            return Err((labels.len(), images));
+        }
+        Ok(Self { pixels, labels })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the set holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The 784 pixels of image `index`.
+    pub fn image(&self, index: usize) -> &[u8] {
+        &self.pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]
+    }
+
+    /// The label (0–9) of image `index`.
+    pub fn label(&self, index: usize) -> u8 {
+        self.labels[index]
+    }
+
+    /// The images at `indices` as a `[n, 1, 28, 28]` tensor with values in [0, 1].
+    pub fn batch(&self, indices: &[usize], device: &Device) -> Tensor<4> {
+        let mut values = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+        for &i in indices {
+            values.extend(self.image(i).iter().map(|&p| f32::from(p) / 255.0));
+        }
+        images_tensor(values, device)
+    }
+}
+
+/// Turns `n × 784` values in [0, 1] into a `[n, 1, 28, 28]` tensor.
+pub fn images_tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
+    let n = values.len() / IMAGE_PIXELS;
+    Tensor::from_data(
+        TensorData::new(values, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
+}
+
+/// The MNIST training (60k) and test (10k) sets.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train: Arc<ImageSet>,
+    pub test: Arc<ImageSet>,
+}
+
+impl Mnist {
+    /// Parses the four files, given in the order of [`FILE_NAMES`].
+    pub fn from_files(files: [&[u8]; 4]) -> Result<Self, IdxError> {
+        let [train_images, train_labels, test_images, test_labels] = files;
+        let train = ImageSet::from_idx(FILE_NAMES[0], train_images, FILE_NAMES[1], train_labels)?;
+        let test = ImageSet::from_idx(FILE_NAMES[2], test_images, FILE_NAMES[3], test_labels)?;
+        Ok(Self {
+            train: Arc::new(train),
+            test: Arc::new(test),
+        })
+    }
+
+    /// Reads the four files from a directory (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load_dir(dir: &std::path::Path) -> Result<Self, LoadError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| LoadError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        let files = [
+            read(FILE_NAMES[0])?,
+            read(FILE_NAMES[1])?,
+            read(FILE_NAMES[2])?,
+            read(FILE_NAMES[3])?,
+        ];
+        Ok(Self::from_files(files.each_ref().map(Vec::as_slice))?)
+    }
+}
+
+/// Failure to load MNIST from disk.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {reason} (run scripts/fetch-mnist.sh to download MNIST)")]
+    Read { path: String, reason: String },
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+}
+
+/// The seeded split of a training set into training and validation indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+}
+
+impl Split {
+    /// Shuffles `0..total` with `seed` and holds out `validation_fraction` of it (the
+    /// reference protocol: 60,000 → 48,000 / 12,000 with a fraction of 0.2).
+    ///
+    /// `train_limit` keeps only the first `n` training images (a subset for quick runs and
+    /// slow devices); the validation part then shrinks to keep the same ratio.
+    pub fn new(total: usize, validation_fraction: f64, seed: u64, train_limit: Option<usize>) -> Self {
+        let mut order: Vec<usize> = (0..total).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        let validation_len = (total as f64 * validation_fraction).round() as usize;
+        let mut validation = order.split_off(total - validation_len);
+        let mut train = order;
+        if let Some(limit) = train_limit.filter(|&limit| limit < train.len()) {
+            let ratio = validation_fraction / (1.0 - validation_fraction);
+            train.truncate(limit.max(1));
+            validation.truncate(((limit as f64 * ratio).round() as usize).max(1));
+        }
+        Self { train, validation }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_split_is_48k_12k_disjoint_and_seeded() {
+        let split = Split::new(60_000, 0.2, 7, None);
+        assert_eq!(split.train.len(), 48_000);
+        assert_eq!(split.validation.len(), 12_000);
+        let mut all: Vec<usize> = split.train.iter().chain(&split.validation).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..60_000).collect::<Vec<_>>());
+        assert_eq!(split, Split::new(60_000, 0.2, 7, None));
+        assert_ne!(split, Split::new(60_000, 0.2, 8, None));
+    }
+
+    #[test]
+    fn limited_split_keeps_the_ratio() {
+        let split = Split::new(60_000, 0.2, 1, Some(4_000));
+        assert_eq!((split.train.len(), split.validation.len()), (4_000, 1_000));
+        let full = Split::new(60_000, 0.2, 1, None);
+        assert_eq!(split.train[..], full.train[..4_000]);
+    }
+
+    #[test]
+    fn count_mismatch_names_both_counts() {
+        let pixels = vec![0; 2 * IMAGE_PIXELS];
+        assert_eq!(ImageSet::new(pixels, vec![1]).unwrap_err(), (1, 2));
+    }
+
+    #[test]
+    fn batch_scales_pixels_to_unit_range() {
+        let mut pixels = vec![0; 2 * IMAGE_PIXELS];
+        pixels[IMAGE_PIXELS] = 255;
+        let set = ImageSet::new(pixels, vec![3, 4]).unwrap();
+        let batch = set.batch(&[1, 0], &Device::flex());
+        assert_eq!(batch.dims(), [2, 1, 28, 28]);
+        let values = batch.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values[0], 1.0);
+        assert_eq!(values.iter().sum::<f32>(), 1.0);
+    }
+}

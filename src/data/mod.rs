@@ -1,0 +1,7 @@
+//! Data: the IDX reader and MNIST in memory (split, batches).
+
+pub mod idx;
+pub mod mnist;
+
+pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError};
+pub use mnist::{FILE_NAMES, ImageSet, Mnist, Split};

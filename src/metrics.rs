@@ -1,0 +1,232 @@
+//! Reconstruction quality: per-pixel MSE, PSNR, per-image L2 norm and SSIM.
+//!
+//! The per-image functions work on host slices of 28×28 values in [0, 1];
+//! [`evaluate`] runs a model over a set of images and averages them.
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet};
+use crate::model::Model;
+use crate::training::{TrainError, read_values};
+
+/// Side of the SSIM Gaussian window.
+const SSIM_WINDOW: usize = 11;
+const SSIM_SIGMA: f64 = 1.5;
+const SSIM_C1: f64 = 0.01 * 0.01;
+const SSIM_C2: f64 = 0.03 * 0.03;
+
+/// Mean quality figures over a set of images.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean per-pixel squared error.
+    pub mse: f64,
+    /// Peak signal-to-noise ratio of the mean MSE, in dB (data range 1).
+    pub psnr_db: f64,
+    /// Mean structural similarity.
+    pub ssim: f64,
+    /// Mean per-image L2 norm of the error, √Σ(x−y)².
+    pub l2_per_image: f64,
+    /// How many images were measured.
+    pub images: usize,
+}
+
+/// Sum of squared differences.
+pub fn squared_error(x: &[f32], y: &[f32]) -> f64 {
+    x.iter()
+        .zip(y)
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+        .sum()
+}
+
+/// PSNR in dB for a mean squared error over data in [0, 1].
+pub fn psnr_db(mse: f64) -> f64 {
+    10.0 * (1.0 / mse).log10()
+}
+
+/// Mean SSIM of two 28×28 images over the valid region (windows fully inside the image).
+pub fn ssim(x: &[f32], y: &[f32]) -> f64 {
+    let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    let y: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+    let product = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).collect::<Vec<_>>();
+    let mu_x = gaussian_valid(&x);
+    let mu_y = gaussian_valid(&y);
+    let xx = gaussian_valid(&product(&x, &x));
+    let yy = gaussian_valid(&product(&y, &y));
+    let xy = gaussian_valid(&product(&x, &y));
+    let n = mu_x.len();
+    (0..n)
+        .map(|i| {
+            let (mx, my) = (mu_x[i], mu_y[i]);
+            let var_x = xx[i] - mx * mx;
+            let var_y = yy[i] - my * my;
+            let cov = xy[i] - mx * my;
+            ((2.0 * mx * my + SSIM_C1) * (2.0 * cov + SSIM_C2))
+                / ((mx * mx + my * my + SSIM_C1) * (var_x + var_y + SSIM_C2))
+        })
+        .sum::<f64>()
+        / n as f64
+}
+
+/// The normalised 1-D Gaussian of the SSIM window.
+fn gaussian_kernel() -> [f64; SSIM_WINDOW] {
+    let centre = (SSIM_WINDOW / 2) as f64;
+    let mut kernel = [0.0; SSIM_WINDOW];
+    for (i, k) in kernel.iter_mut().enumerate() {
+        *k = (-((i as f64 - centre).powi(2)) / (2.0 * SSIM_SIGMA * SSIM_SIGMA)).exp();
+    }
+    let total: f64 = kernel.iter().sum();
+    kernel.map(|k| k / total)
+}
+
+/// Separable Gaussian filter of a 28×28 image, 'valid' mode (18×18 output).
+fn gaussian_valid(image: &[f64]) -> Vec<f64> {
+    let kernel = gaussian_kernel();
+    let out = IMAGE_SIDE - SSIM_WINDOW + 1;
+    let mut rows = vec![0.0; IMAGE_SIDE * out];
+    for r in 0..IMAGE_SIDE {
+        for c in 0..out {
+            rows[r * out + c] = (0..SSIM_WINDOW)
+                .map(|k| kernel[k] * image[r * IMAGE_SIDE + c + k])
+                .sum();
+        }
+    }
+    let mut result = vec![0.0; out * out];
+    for r in 0..out {
+        for c in 0..out {
+            result[r * out + c] = (0..SSIM_WINDOW)
+                .map(|k| kernel[k] * rows[(r + k) * out + c])
+                .sum();
+        }
+    }
+    result
+}
+
+/// Running sums of the per-image figures.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MetricsAccumulator {
+    squared_error: f64,
+    l2: f64,
+    ssim: f64,
+    images: usize,
+}
+
+impl MetricsAccumulator {
+    /// Adds pairs of originals and reconstructions (both `n × 784`).
+    pub fn add(&mut self, originals: &[f32], reconstructions: &[f32]) {
+        for (x, y) in originals
+            .chunks_exact(IMAGE_PIXELS)
+            .zip(reconstructions.chunks_exact(IMAGE_PIXELS))
+        {
+            let se = squared_error(x, y);
+            self.squared_error += se;
+            self.l2 += se.sqrt();
+            self.ssim += ssim(x, y);
+            self.images += 1;
+        }
+    }
+
+    /// The means so far.
+    pub fn finish(&self) -> Metrics {
+        let n = self.images.max(1) as f64;
+        let mse = self.squared_error / (n * IMAGE_PIXELS as f64);
+        Metrics {
+            mse,
+            psnr_db: psnr_db(mse),
+            ssim: self.ssim / n,
+            l2_per_image: self.l2 / n,
+            images: self.images,
+        }
+    }
+}
+
+/// Reconstructs the images at `indices` with `model` (in inference mode) and measures them.
+pub async fn evaluate(
+    model: &Model,
+    set: &ImageSet,
+    indices: &[usize],
+    batch_size: usize,
+    device: &Device,
+) -> Result<Metrics, TrainError> {
+    let model = model.valid();
+    let mut accumulator = MetricsAccumulator::default();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let reconstructions = read_values(model.forward(set.batch(chunk, device))).await?;
+        let originals: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&i| set.image(i).iter().map(|&p| f32::from(p) / 255.0))
+            .collect();
+        accumulator.add(&originals, &reconstructions);
+    }
+    Ok(accumulator.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() < tol
+    }
+
+    fn pattern() -> Vec<f32> {
+        (0..IMAGE_PIXELS)
+            .map(|i| ((i * 37 % 101) as f32) / 100.0)
+            .collect()
+    }
+
+    #[test]
+    fn identical_images_are_perfect() {
+        let x = pattern();
+        assert_eq!(squared_error(&x, &x), 0.0);
+        assert!(close(ssim(&x, &x), 1.0, 1e-12));
+        let mut acc = MetricsAccumulator::default();
+        acc.add(&x, &x);
+        let m = acc.finish();
+        assert_eq!((m.mse, m.l2_per_image, m.images), (0.0, 0.0, 1));
+        assert!(m.psnr_db.is_infinite());
+    }
+
+    #[test]
+    fn constant_images_have_the_luminance_only_ssim() {
+        // No variance anywhere: SSIM = (2ab + C1) / (a² + b² + C1).
+        let (a, b) = (0.5, 0.25);
+        let x = vec![a as f32; IMAGE_PIXELS];
+        let y = vec![b as f32; IMAGE_PIXELS];
+        let expected = (2.0 * a * b + SSIM_C1) / (a * a + b * b + SSIM_C1);
+        assert!(close(ssim(&x, &y), expected, 1e-9), "{}", ssim(&x, &y));
+        assert!(close(expected, 0.800_064, 1e-6));
+    }
+
+    #[test]
+    fn inverted_image_has_negative_structure() {
+        let x = pattern();
+        let y: Vec<f32> = x.iter().map(|v| 1.0 - v).collect();
+        assert!(ssim(&x, &y) < 0.0);
+    }
+
+    #[test]
+    fn mse_psnr_and_l2_by_hand() {
+        // Two images: one all-zero vs 0.5 everywhere, one exact.
+        let x = vec![0.0; 2 * IMAGE_PIXELS];
+        let mut y = vec![0.0; 2 * IMAGE_PIXELS];
+        y[..IMAGE_PIXELS].fill(0.5);
+        let mut acc = MetricsAccumulator::default();
+        acc.add(&x, &y);
+        let m = acc.finish();
+        // Squared error of image 0: 784 × 0.25 = 196; mean over 1568 pixels = 0.125.
+        assert!(close(m.mse, 0.125, 1e-12));
+        assert!(close(m.psnr_db, 10.0 * 8f64.log10(), 1e-9));
+        // L2: √196 = 14 and 0 → mean 7.
+        assert!(close(m.l2_per_image, 7.0, 1e-12));
+    }
+
+    #[test]
+    fn gaussian_window_is_normalised_and_symmetric() {
+        let k = gaussian_kernel();
+        assert!(close(k.iter().sum(), 1.0, 1e-12));
+        assert!(close(k[0], k[10], 1e-15));
+        assert!(k[5] > k[4]);
+    }
+}

@@ -1,0 +1,235 @@
+//! The four autoencoders, one file each, behind one [`Model`] enum.
+//!
+//! Every model maps `[n, 1, 28, 28]` images in [0, 1] to a flat code `[n, code_size]`
+//! ([`Model::encode`]) and back ([`Model::decode`]); [`Model::forward`] reconstructs.
+
+mod conv_transpose;
+mod deep;
+mod encoder;
+mod ffnn;
+mod upsample;
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use conv_transpose::ConvTranspose;
+pub use deep::Deep;
+pub use ffnn::Ffnn;
+pub use upsample::Upsample;
+
+/// Which of the four architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Ffnn,
+    ConvTranspose,
+    Upsample,
+    Deep,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 4] = [Self::Ffnn, Self::ConvTranspose, Self::Upsample, Self::Deep];
+
+    /// The name used on the command line, in files and in the page.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ffnn => "ffnn",
+            Self::ConvTranspose => "conv-transpose",
+            Self::Upsample => "upsample",
+            Self::Deep => "deep",
+        }
+    }
+
+    /// The code size of the reference architecture.
+    pub fn default_code_size(self) -> usize {
+        match self {
+            Self::Ffnn => 32,
+            Self::ConvTranspose | Self::Upsample => 4 * 7 * 7,
+            Self::Deep => 4,
+        }
+    }
+
+    /// The batch size of the reference protocol (the `deep` model's own seed uses 100).
+    pub fn default_batch_size(self) -> usize {
+        match self {
+            Self::Deep => 100,
+            _ => 20,
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| ModelError::UnknownKind(s.to_string()))
+    }
+}
+
+/// An invalid model choice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("unknown model '{0}' (expected ffnn, conv-transpose, upsample or deep)")]
+    UnknownKind(String),
+    #[error("{kind}: code size {code_size} is not valid ({rule})")]
+    BadCodeSize {
+        kind: ModelKind,
+        code_size: usize,
+        rule: &'static str,
+    },
+}
+
+/// What is needed to build a model: its kind and code size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub kind: ModelKind,
+    pub code_size: usize,
+}
+
+impl ModelConfig {
+    /// The reference architecture of `kind`.
+    pub fn new(kind: ModelKind) -> Self {
+        Self {
+            kind,
+            code_size: kind.default_code_size(),
+        }
+    }
+
+    /// Checks the code size fits the architecture.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |rule| {
+            Err(ModelError::BadCodeSize {
+                kind: self.kind,
+                code_size: self.code_size,
+                rule,
+            })
+        };
+        match self.kind {
+            _ if self.code_size == 0 => bad("it must be positive"),
+            ModelKind::ConvTranspose | ModelKind::Upsample if self.code_size % 49 != 0 => {
+                bad("a convolutional code is channels × 7 × 7, a multiple of 49")
+            }
+            _ if self.code_size > 4096 => bad("at most 4096"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Builds a freshly initialised model on `device`.
+    pub fn init(&self, device: &Device) -> Result<Model, ModelError> {
+        self.validate()?;
+        Ok(match self.kind {
+            ModelKind::Ffnn => Model::Ffnn(Ffnn::new(self.code_size, device)),
+            ModelKind::ConvTranspose => {
+                Model::ConvTranspose(ConvTranspose::new(self.code_size / 49, device))
+            }
+            ModelKind::Upsample => Model::Upsample(Upsample::new(self.code_size / 49, device)),
+            ModelKind::Deep => Model::Deep(Deep::new(self.code_size, device)),
+        })
+    }
+}
+
+/// Any of the four autoencoders.
+#[derive(Module, Debug)]
+pub enum Model {
+    Ffnn(Ffnn),
+    ConvTranspose(ConvTranspose),
+    Upsample(Upsample),
+    Deep(Deep),
+}
+
+impl Model {
+    /// Which architecture this is.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Self::Ffnn(_) => ModelKind::Ffnn,
+            Self::ConvTranspose(_) => ModelKind::ConvTranspose,
+            Self::Upsample(_) => ModelKind::Upsample,
+            Self::Deep(_) => ModelKind::Deep,
+        }
+    }
+
+    /// `[n, 1, 28, 28]` images → `[n, code_size]` codes.
+    pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::Ffnn(m) => m.encode(images),
+            Self::ConvTranspose(m) => m.encode(images),
+            Self::Upsample(m) => m.encode(images),
+            Self::Deep(m) => m.encode(images),
+        }
+    }
+
+    /// `[n, code_size]` codes → `[n, 1, 28, 28]` images in (0, 1).
+    pub fn decode(&self, code: Tensor<2>) -> Tensor<4> {
+        match self {
+            Self::Ffnn(m) => m.decode(code),
+            Self::ConvTranspose(m) => m.decode(code),
+            Self::Upsample(m) => m.decode(code),
+            Self::Deep(m) => m.decode(code),
+        }
+    }
+
+    /// Reconstructs `[n, 1, 28, 28]` images.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
+        self.decode(self.encode(images))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_has_the_expected_shapes_and_parameter_count() {
+        let device = Device::flex();
+        // Parameter counts of the reference architectures (also in the README); `deep`
+        // includes its 7,008 batch-norm running statistics (2,831,296 trainable).
+        let expected = [
+            (ModelKind::Ffnn, 32, 50_992),
+            (ModelKind::ConvTranspose, 196, 1_077),
+            (ModelKind::Upsample, 196, 1_477),
+            (ModelKind::Deep, 4, 2_838_304),
+        ];
+        for (kind, code_size, params) in expected {
+            let model = ModelConfig::new(kind).init(&device).unwrap();
+            let images = Tensor::<4>::ones([3, 1, 28, 28], &device);
+            let code = model.encode(images.clone());
+            assert_eq!(code.dims(), [3, code_size], "{kind} code");
+            let out = model.forward(images);
+            assert_eq!(out.dims(), [3, 1, 28, 28], "{kind} output");
+            let values = out.into_data().try_to_vec::<f32>().unwrap();
+            assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{kind}: sigmoid range");
+            assert_eq!(model.num_params(), params, "{kind} parameters");
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for kind in ModelKind::ALL {
+            assert_eq!(kind.name().parse::<ModelKind>(), Ok(kind));
+        }
+        let err = "resnet".parse::<ModelKind>().unwrap_err();
+        assert!(err.to_string().contains("unknown model 'resnet'"));
+    }
+
+    #[test]
+    fn conv_code_must_be_whole_channels() {
+        let config = ModelConfig {
+            kind: ModelKind::Upsample,
+            code_size: 50,
+        };
+        assert!(config.init(&Device::flex()).is_err());
+    }
+}

@@ -1,0 +1,489 @@
+//! The training engine shared by the CLI and the browser.
+//!
+//! A [`Trainer`] advances by **one batch per [`Trainer::step`]** — a training batch, or a
+//! validation batch at the end of each epoch — so a browser frame can run as many steps as
+//! fit its time budget. Losses stay on the device until [`Trainer::sync`] reads them back
+//! (asynchronously, as WebGPU requires), which the caller does every few steps; the sync is
+//! also where divergence is caught and the last good weights restored.
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, ExecutionError, Tensor};
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{IMAGE_PIXELS, ImageSet, Split};
+use crate::model::{Model, ModelConfig, ModelError, ModelKind};
+
+/// Hyper-parameters of a training run (defaults: the reference protocol).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Seeds the split, the initial weights and the per-epoch shuffles.
+    pub seed: u64,
+    /// Use only this many training images (validation shrinks in proportion).
+    pub train_limit: Option<usize>,
+    /// Batch size for validation and evaluation (no gradients, so larger).
+    pub eval_batch_size: usize,
+    /// Read the loss back after this many training steps.
+    pub sync_every: usize,
+}
+
+impl TrainConfig {
+    /// The reference protocol for `kind`: 20 epochs, Adam 1e-3, batch 20 (`deep`: 100), seed 42.
+    pub fn new(kind: ModelKind) -> Self {
+        Self {
+            model: ModelConfig::new(kind),
+            epochs: 20,
+            batch_size: kind.default_batch_size(),
+            learning_rate: 1e-3,
+            seed: 42,
+            train_limit: None,
+            eval_batch_size: 500,
+            sync_every: 100,
+        }
+    }
+
+    /// Checks every field is usable.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.model.validate()?;
+        let bad = |what: &str| Err(TrainError::Config(what.to_string()));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1");
+        }
+        if self.batch_size == 0 || self.eval_batch_size == 0 {
+            return bad("batch size must be at least 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning rate must be a positive number");
+        }
+        if self.train_limit == Some(0) {
+            return bad("the training set needs at least one image");
+        }
+        if self.sync_every == 0 {
+            return bad("sync interval must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Why training cannot start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("invalid settings: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(
+        "training diverged at step {step} (loss became {loss}); the last good weights were kept — try a lower learning rate"
+    )]
+    Diverged { step: usize, loss: f32 },
+    #[error("reading results back from the device failed: {0}")]
+    Device(String),
+}
+
+impl From<ExecutionError> for TrainError {
+    fn from(error: ExecutionError) -> Self {
+        Self::Device(format!("{error:?}"))
+    }
+}
+
+/// Reads a tensor's values back to the host as `f32` (asynchronously, as WebGPU requires).
+pub async fn read_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+    let data = tensor.into_data_async().await?;
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Device(format!("{e:?}")))
+}
+
+/// Losses of one finished epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_mse: f64,
+    pub val_mse: f64,
+}
+
+/// Where the trainer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Running training batch `cursor` of the epoch.
+    Train,
+    /// Running validation batches at the end of the epoch.
+    Validate,
+    /// All epochs done (or stopped after divergence).
+    Finished,
+}
+
+/// Losses computed on the device and not yet read back.
+#[derive(Default)]
+struct Pending {
+    /// Σ (batch loss × batch size) over the window's training steps.
+    train_sum: Option<Tensor<1>>,
+    train_images: usize,
+    /// Σ squared error over the validation pass just finished.
+    val_sum: Option<Tensor<1>>,
+    val_images: usize,
+    /// The epoch whose validation pass finished, if any.
+    finished_epoch: Option<usize>,
+}
+
+/// One training run: model, optimizer, data order and progress.
+pub struct Trainer {
+    config: TrainConfig,
+    device: Device,
+    model: Model,
+    optimizer: ModuleOptimizer,
+    data: Arc<ImageSet>,
+    split: Split,
+    rng: StdRng,
+    order: Vec<usize>,
+    phase: Phase,
+    /// Index of the next batch inside the current phase.
+    cursor: usize,
+    epoch: usize,
+    step: usize,
+    images_seen: usize,
+    pending: Pending,
+    validation_model: Option<Model>,
+    /// Weights at the start of the current loss window, and the last ones shown to give a finite loss.
+    window_start: Model,
+    last_good: Model,
+    epoch_train_sum: f64,
+    epoch_train_images: usize,
+    /// Running mean training loss of the last read-back window.
+    train_loss: Option<f64>,
+    history: Vec<EpochRecord>,
+}
+
+impl Trainer {
+    /// Starts a run on `data` (the 60k training images) split by the config's seed.
+    /// `device` is a plain (non-autodiff) device; training uses its autodiff form.
+    pub fn new(config: TrainConfig, data: Arc<ImageSet>, device: Device) -> Result<Self, TrainError> {
+        config.validate()?;
+        device.seed(config.seed);
+        let model = config.model.init(&device.clone().autodiff())?;
+        Ok(Self::with_model(config, data, device, model))
+    }
+
+    /// Continues training from existing weights (e.g. a loaded file).
+    pub fn with_model(config: TrainConfig, data: Arc<ImageSet>, device: Device, model: Model) -> Self {
+        let model = model.fork(&device.clone().autodiff()).train();
+        let split = Split::new(data.len(), 0.2, config.seed, config.train_limit);
+        let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let mut trainer = Self {
+            rng: StdRng::seed_from_u64(config.seed),
+            order: Vec::new(),
+            phase: Phase::Train,
+            cursor: 0,
+            epoch: 0,
+            step: 0,
+            images_seen: 0,
+            pending: Pending::default(),
+            validation_model: None,
+            window_start: model.clone(),
+            last_good: model.clone(),
+            epoch_train_sum: 0.0,
+            epoch_train_images: 0,
+            train_loss: None,
+            history: Vec::new(),
+            config,
+            device,
+            model,
+            optimizer,
+            data,
+            split,
+        };
+        trainer.start_epoch();
+        trainer
+    }
+
+    fn start_epoch(&mut self) {
+        self.order.clone_from(&self.split.train);
+        self.order.shuffle(&mut self.rng);
+        self.phase = Phase::Train;
+        self.cursor = 0;
+        self.epoch_train_sum = 0.0;
+        self.epoch_train_images = 0;
+    }
+
+    /// Runs one batch. Returns `false` (doing nothing) when finished or when a
+    /// [`sync`](Self::sync) is due first.
+    pub fn step(&mut self) -> bool {
+        if self.needs_sync() {
+            return false;
+        }
+        match self.phase {
+            Phase::Train => self.train_batch(),
+            Phase::Validate => self.validation_batch(),
+            Phase::Finished => return false,
+        }
+        true
+    }
+
+    fn train_batch(&mut self) {
+        let batch_size = self.config.batch_size;
+        let start = self.cursor * batch_size;
+        let indices = &self.order[start..(start + batch_size).min(self.order.len())];
+        let images = self.data.batch(indices, &self.device.clone().autodiff());
+        let output = self.model.forward(images.clone());
+        let loss = MseLoss::new().forward(output, images, Reduction::Mean);
+        let weighted = loss.clone().detach().mul_scalar(indices.len() as f64);
+        self.pending.train_sum = Some(match self.pending.train_sum.take() {
+            Some(sum) => sum + weighted,
+            None => weighted,
+        });
+        self.pending.train_images += indices.len();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let model = self.model.clone();
+        self.model = self
+            .optimizer
+            .step(self.config.learning_rate, model, grads);
+        self.step += 1;
+        self.images_seen += indices.len();
+        self.cursor += 1;
+        if self.cursor * batch_size >= self.order.len() {
+            self.phase = Phase::Validate;
+            self.cursor = 0;
+            self.validation_model = Some(self.model.valid());
+        }
+    }
+
+    fn validation_batch(&mut self) {
+        let batch_size = self.config.eval_batch_size;
+        let start = self.cursor * batch_size;
+        let validation = &self.split.validation;
+        let indices = &validation[start..(start + batch_size).min(validation.len())];
+        let model = self.validation_model.as_ref().expect("set when validation starts");
+        let images = self.data.batch(indices, &self.device);
+        let error = (model.forward(images.clone()) - images).square().sum();
+        self.pending.val_sum = Some(match self.pending.val_sum.take() {
+            Some(sum) => sum + error,
+            None => error,
+        });
+        self.pending.val_images += indices.len();
+        self.cursor += 1;
+        if self.cursor * batch_size >= validation.len() {
+            self.validation_model = None;
+            self.pending.finished_epoch = Some(self.epoch + 1);
+            self.epoch += 1;
+            if self.epoch >= self.config.epochs {
+                self.phase = Phase::Finished;
+            } else {
+                self.start_epoch();
+            }
+        }
+    }
+
+    /// Whether losses must be read back before the next step.
+    pub fn needs_sync(&self) -> bool {
+        self.pending.finished_epoch.is_some()
+            || self.pending.train_images >= self.config.sync_every * self.config.batch_size
+    }
+
+    /// Reads back the pending losses (asynchronously), updates the running loss and
+    /// history, and returns the epoch that just finished, if one did.
+    ///
+    /// A non-finite loss stops training, restores the last good weights and returns
+    /// [`TrainError::Diverged`].
+    pub async fn sync(&mut self) -> Result<Option<EpochRecord>, TrainError> {
+        let pending = std::mem::take(&mut self.pending);
+        if let Some(sum) = pending.train_sum {
+            let sum: f32 = sum.into_scalar_async().await?;
+            if !sum.is_finite() {
+                return Err(self.diverge(sum));
+            }
+            self.train_loss = Some(f64::from(sum) / pending.train_images as f64);
+            self.epoch_train_sum += f64::from(sum);
+            self.epoch_train_images += pending.train_images;
+            self.last_good = std::mem::replace(&mut self.window_start, self.model.clone());
+        }
+        let Some(epoch) = pending.finished_epoch else {
+            return Ok(None);
+        };
+        let val_sum: f32 = match pending.val_sum {
+            Some(sum) => sum.into_scalar_async().await?,
+            None => f32::NAN,
+        };
+        if !val_sum.is_finite() {
+            return Err(self.diverge(val_sum));
+        }
+        let record = EpochRecord {
+            epoch,
+            train_mse: self.epoch_train_sum / self.epoch_train_images.max(1) as f64,
+            val_mse: f64::from(val_sum) / (pending.val_images * IMAGE_PIXELS) as f64,
+        };
+        self.history.push(record);
+        self.epoch_train_sum = 0.0;
+        self.epoch_train_images = 0;
+        Ok(Some(record))
+    }
+
+    fn diverge(&mut self, loss: f32) -> TrainError {
+        self.model = self.last_good.clone();
+        self.window_start = self.last_good.clone();
+        self.phase = Phase::Finished;
+        TrainError::Diverged {
+            step: self.step,
+            loss,
+        }
+    }
+
+    /// Runs to the end, calling `on_sync` after every read-back (native use).
+    pub async fn run(
+        &mut self,
+        mut on_sync: impl FnMut(&Trainer, Option<EpochRecord>),
+    ) -> Result<(), TrainError> {
+        while !self.is_finished() || self.needs_sync() {
+            while self.step() {}
+            let record = self.sync().await?;
+            on_sync(self, record);
+        }
+        Ok(())
+    }
+
+    /// The model being trained (with autodiff; use `.valid()` for inference).
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn split(&self) -> &Split {
+        &self.split
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// Finished epochs.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Training steps (optimizer updates) so far.
+    pub fn global_step(&self) -> usize {
+        self.step
+    }
+
+    /// Training images processed so far (counting repeats across epochs).
+    pub fn images_seen(&self) -> usize {
+        self.images_seen
+    }
+
+    /// Training batches per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.split.train.len().div_ceil(self.config.batch_size)
+    }
+
+    /// Validation batches per epoch.
+    pub fn validation_steps(&self) -> usize {
+        self.split.validation.len().div_ceil(self.config.eval_batch_size)
+    }
+
+    /// Fraction of the whole run done, in [0, 1].
+    pub fn progress(&self) -> f64 {
+        let per_epoch = (self.steps_per_epoch() + self.validation_steps()) as f64;
+        let inside = match self.phase {
+            Phase::Train => self.cursor,
+            Phase::Validate => self.steps_per_epoch() + self.cursor,
+            Phase::Finished => return 1.0,
+        };
+        (self.epoch as f64 * per_epoch + inside as f64) / (self.config.epochs as f64 * per_epoch)
+    }
+
+    /// The mean training loss of the last read-back window.
+    pub fn train_loss(&self) -> Option<f64> {
+        self.train_loss
+    }
+
+    /// Losses of the finished epochs.
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.history
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_set(n: usize) -> Arc<ImageSet> {
+        // Synthetic strokes: a bright bar whose row depends on the index.
+        let mut pixels = vec![0u8; n * IMAGE_PIXELS];
+        for i in 0..n {
+            let row = 4 + i % 20;
+            for col in 6..22 {
+                pixels[i * IMAGE_PIXELS + row * 28 + col] = 255;
+            }
+        }
+        Arc::new(ImageSet::new(pixels, vec![0; n]).unwrap())
+    }
+
+    #[test]
+    fn steps_phases_and_epochs_add_up() {
+        let mut config = TrainConfig::new(ModelKind::Ffnn);
+        config.epochs = 2;
+        config.batch_size = 16;
+        config.eval_batch_size = 10;
+        config.sync_every = 3;
+        let mut trainer = Trainer::new(config, tiny_set(100), Device::flex()).unwrap();
+        // 80 training images → 5 steps; 20 validation images → 2 steps.
+        assert_eq!((trainer.steps_per_epoch(), trainer.validation_steps()), (5, 2));
+        let mut epochs = Vec::new();
+        pollster::block_on(trainer.run(|_, record| epochs.extend(record))).unwrap();
+        assert_eq!(trainer.global_step(), 10);
+        assert_eq!(epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2]);
+        assert!(epochs.iter().all(|r| r.train_mse.is_finite() && r.val_mse.is_finite()));
+        assert_eq!(trainer.progress(), 1.0);
+        assert!(!trainer.step());
+    }
+
+    #[test]
+    fn divergence_stops_and_keeps_finite_weights() {
+        let mut config = TrainConfig::new(ModelKind::Ffnn);
+        config.learning_rate = 1e37;
+        config.sync_every = 1;
+        config.batch_size = 8;
+        let mut trainer = Trainer::new(config, tiny_set(200), Device::flex()).unwrap();
+        let err = pollster::block_on(trainer.run(|_, _| {})).unwrap_err();
+        assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
+        assert!(err.to_string().contains("diverged"));
+        assert!(trainer.is_finished());
+        // The restored weights still give a finite reconstruction.
+        let images = tiny_set(4).batch(&[0, 1, 2, 3], &Device::flex());
+        let out = trainer.model().valid().forward(images).into_data();
+        assert!(out.try_to_vec::<f32>().unwrap().iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let data = tiny_set(10);
+        for change in [
+            |c: &mut TrainConfig| c.epochs = 0,
+            |c: &mut TrainConfig| c.batch_size = 0,
+            |c: &mut TrainConfig| c.learning_rate = -1.0,
+            |c: &mut TrainConfig| c.learning_rate = f64::NAN,
+            |c: &mut TrainConfig| c.train_limit = Some(0),
+        ] {
+            let mut config = TrainConfig::new(ModelKind::Ffnn);
+            change(&mut config);
+            assert!(matches!(
+                Trainer::new(config, data.clone(), Device::flex()),
+                Err(TrainError::Config(_))
+            ));
+        }
+    }
+}
