@@ -78,7 +78,8 @@ struct EvalArgs {
 }
 
 fn parse_model(name: &str) -> Result<ModelKind, String> {
-    name.parse().map_err(|e: crate::model::ModelError| e.to_string())
+    name.parse()
+        .map_err(|e: crate::model::ModelError| e.to_string())
 }
 
 /// The JSON summary of a run (the last line of stdout with `--json`).
@@ -131,14 +132,15 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let mnist = load_data(&args.common.data)?;
 
     let device = Device::flex();
-    let mut trainer =
-        Trainer::new(config.clone(), mnist.train.clone(), device.clone()).map_err(|e| e.to_string())?;
+    let mut trainer = Trainer::new(config.clone(), mnist.train.clone(), device.clone())
+        .map_err(|e| e.to_string())?;
     let train_images = trainer.split().train.len();
     let progress = Progress::new();
     let started = Instant::now();
-    let result = pollster::block_on(trainer.run(|trainer, record| {
-        progress.update(trainer, record, started.elapsed().as_secs_f64())
-    }));
+    let result =
+        pollster::block_on(trainer.run(|trainer, record| {
+            progress.update(trainer, record, started.elapsed().as_secs_f64())
+        }));
     progress.finish();
     let train_seconds = started.elapsed().as_secs_f64();
     // On divergence the trainer already restored the last good weights: save those too.
@@ -211,7 +213,11 @@ fn eval(args: EvalArgs) -> Result<(), String> {
     print_report(&report, args.common.json)
 }
 
-fn test_metrics(model: &crate::model::Model, mnist: &Mnist, device: &Device) -> Result<Metrics, String> {
+fn test_metrics(
+    model: &crate::model::Model,
+    mnist: &Mnist,
+    device: &Device,
+) -> Result<Metrics, String> {
     let indices: Vec<usize> = (0..mnist.test.len()).collect();
     pollster::block_on(metrics::evaluate(model, &mnist.test, &indices, 500, device))
         .map_err(|e| format!("evaluation failed: {e}"))
@@ -219,14 +225,18 @@ fn test_metrics(model: &crate::model::Model, mnist: &Mnist, device: &Device) -> 
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn print_report(report: &Report, json: bool) -> Result<(), String> {
     if json {
-        println!("{}", serde_json::to_string(report).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string(report).map_err(|e| e.to_string())?
+        );
         return Ok(());
     }
     println!("model          {}", report.model);
@@ -235,12 +245,18 @@ fn print_report(report: &Report, json: bool) -> Result<(), String> {
         println!("train MSE      {train:.5}");
         println!("val MSE        {val:.5}");
     }
-    println!("test MSE       {:.5}  ({} images)", report.test_mse, report.test_images);
+    println!(
+        "test MSE       {:.5}  ({} images)",
+        report.test_mse, report.test_images
+    );
     println!("PSNR           {:.2} dB", report.psnr_db);
     println!("SSIM           {:.4}", report.ssim);
     println!("L2 / image     {:.3}", report.l2_per_image);
     if let Some(rate) = report.images_per_sec {
-        println!("speed          {rate:.0} images/s ({:.1} s)", report.seconds);
+        println!(
+            "speed          {rate:.0} images/s ({:.1} s)",
+            report.seconds
+        );
     }
     println!("weights        {}", report.weights);
     Ok(())

@@ -6,6 +6,7 @@
 //! - [`training`]: the one-batch-per-call training engine.
 //! - [`metrics`]: MSE, PSNR, SSIM and per-image L2.
 //! - [`weights`]: self-describing weights files.
+//! - `web` (wasm only): the browser lab's DOM, canvas and scheduling layer.
 
 pub mod data;
 pub mod metrics;
@@ -15,3 +16,6 @@ pub mod weights;
 
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
+
+#[cfg(target_family = "wasm")]
+mod web;

@@ -30,7 +30,9 @@ pub struct WeightsHeader {
 pub enum WeightsError {
     #[error("not a weights file of this lab (it does not start with the MNISTAE signature)")]
     NotWeights,
-    #[error("weights format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "weights format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnknownVersion { found: u32 },
     #[error("the weights file is truncated ({0})")]
     Truncated(&'static str),
@@ -41,7 +43,10 @@ pub enum WeightsError {
     #[error("the weights file is corrupted (checksum mismatch)")]
     Corrupted,
     #[error("these weights are for the '{found}' model, not '{expected}'")]
-    WrongModel { expected: ModelKind, found: ModelKind },
+    WrongModel {
+        expected: ModelKind,
+        found: ModelKind,
+    },
     #[error("the weights do not fit the '{model}' model: {reason}")]
     Mismatch { model: ModelKind, reason: String },
 }
@@ -80,7 +85,9 @@ pub fn read_header(bytes: &[u8]) -> Result<(WeightsHeader, &[u8]), WeightsError>
     }
     let header_len = reader.u32("header length")? as usize;
     if header_len > MAX_HEADER {
-        return Err(WeightsError::BadHeader(format!("{header_len} bytes is too long")));
+        return Err(WeightsError::BadHeader(format!(
+            "{header_len} bytes is too long"
+        )));
     }
     let header: WeightsHeader = serde_json::from_slice(reader.take(header_len, "header")?)
         .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
@@ -90,7 +97,10 @@ pub fn read_header(bytes: &[u8]) -> Result<(WeightsHeader, &[u8]), WeightsError>
         .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
     let payload_len = reader.u64("payload length")?;
     let checksum = reader.u32("checksum")?;
-    let payload = reader.take(usize::try_from(payload_len).unwrap_or(usize::MAX), "weights")?;
+    let payload = reader.take(
+        usize::try_from(payload_len).unwrap_or(usize::MAX),
+        "weights",
+    )?;
     if !reader.0.is_empty() {
         return Err(WeightsError::TrailingBytes(reader.0.len()));
     }
@@ -104,7 +114,10 @@ pub fn read_header(bytes: &[u8]) -> Result<(WeightsHeader, &[u8]), WeightsError>
 pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Model, WeightsHeader), WeightsError> {
     let (header, payload) = read_header(bytes)?;
     let kind = header.model.kind;
-    let mismatch = |reason: String| WeightsError::Mismatch { model: kind, reason };
+    let mismatch = |reason: String| WeightsError::Mismatch {
+        model: kind,
+        reason,
+    };
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(payload.to_vec()))
         .map_err(|e| mismatch(e.to_string()))?;
     let model = header
@@ -146,11 +159,15 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self, what: &'static str) -> Result<u32, WeightsError> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn u64(&mut self, what: &'static str) -> Result<u64, WeightsError> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
 }
 
@@ -163,8 +180,12 @@ mod tests {
     fn tensors(model: &Model) -> Vec<Vec<f32>> {
         struct Collect(Vec<Vec<f32>>);
         impl burn::module::ModuleVisitor for Collect {
-            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::tensor::Tensor<D>>) {
-                self.0.push(param.val().into_data().try_to_vec::<f32>().unwrap());
+            fn visit_float<const D: usize>(
+                &mut self,
+                param: &burn::module::Param<burn::tensor::Tensor<D>>,
+            ) {
+                self.0
+                    .push(param.val().into_data().try_to_vec::<f32>().unwrap());
             }
         }
         let mut collect = Collect(Vec::new());
@@ -188,11 +209,24 @@ mod tests {
             let (loaded, read) = from_bytes_for(&bytes, kind, &device).unwrap();
             assert_eq!(read, header(kind));
             let (a, b) = (tensors(&loaded), tensors(&model));
-            assert!(a == b && !a.is_empty(), "{kind}: tensors differ after the round trip");
+            assert!(
+                a == b && !a.is_empty(),
+                "{kind}: tensors differ after the round trip"
+            );
             // Same weights ⇒ same output, bit for bit.
             let x = burn::tensor::Tensor::<4>::ones([2, 1, 28, 28], &device).mul_scalar(0.3);
-            let out_a = model.valid().forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
-            let out_b = loaded.valid().forward(x).into_data().try_to_vec::<f32>().unwrap();
+            let out_a = model
+                .valid()
+                .forward(x.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let out_b = loaded
+                .valid()
+                .forward(x)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
             assert_eq!(out_a, out_b, "{kind}");
         }
     }
@@ -204,7 +238,10 @@ mod tests {
         let bytes = to_bytes(&model, &header(ModelKind::Ffnn)).unwrap();
 
         let err = from_bytes_for(&bytes, ModelKind::Deep, &device).unwrap_err();
-        assert_eq!(err.to_string(), "these weights are for the 'ffnn' model, not 'deep'");
+        assert_eq!(
+            err.to_string(),
+            "these weights are for the 'ffnn' model, not 'deep'"
+        );
 
         for cut in [0, 5, 14, 40, bytes.len() - 1] {
             let err = from_bytes(&bytes[..cut], &device).unwrap_err();
@@ -224,7 +261,10 @@ mod tests {
         let mut flipped = bytes.clone();
         let last = flipped.len() - 10;
         flipped[last] ^= 0x55;
-        assert_eq!(from_bytes(&flipped, &device).unwrap_err(), WeightsError::Corrupted);
+        assert_eq!(
+            from_bytes(&flipped, &device).unwrap_err(),
+            WeightsError::Corrupted
+        );
 
         let mut longer = bytes.clone();
         longer.push(0);

@@ -1,5 +1,8 @@
 //! Shared helpers for the integration tests: the real MNIST in `static/mnist`.
 
+// Each test crate uses part of these helpers.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use mnist_ae::data::Mnist;

@@ -33,7 +33,11 @@ fn real_mnist_has_the_canonical_counts_and_statistics() {
 }
 
 /// Trains `kind` briefly on a real subset; returns (val MSE before, epoch records).
-fn short_run(kind: ModelKind, limit: usize, epochs: usize) -> (f64, Vec<mnist_ae::training::EpochRecord>) {
+fn short_run(
+    kind: ModelKind,
+    limit: usize,
+    epochs: usize,
+) -> (f64, Vec<mnist_ae::training::EpochRecord>) {
     let mnist = common::mnist();
     let device = Device::flex();
     let mut config = TrainConfig::new(kind);
@@ -59,7 +63,11 @@ fn short_run(kind: ModelKind, limit: usize, epochs: usize) -> (f64, Vec<mnist_ae
 fn ffnn_loss_falls_on_a_real_subset() {
     let (before, history) = short_run(ModelKind::Ffnn, 2_000, 2);
     assert_eq!(history.len(), 2);
-    assert!(history[0].val_mse < before * 0.8, "{before} → {:?}", history[0]);
+    assert!(
+        history[0].val_mse < before * 0.8,
+        "{before} → {:?}",
+        history[0]
+    );
     assert!(history[1].train_mse < history[0].train_mse, "{history:?}");
     assert!(history[1].val_mse < history[0].val_mse, "{history:?}");
 }

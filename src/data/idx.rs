@@ -28,7 +28,9 @@ pub enum IdxError {
     Gzip { file: String, reason: String },
     #[error("{file}: {len} bytes is too short for an IDX header")]
     ShortHeader { file: String, len: usize },
-    #[error("{file}: bad magic number {found:#010x} (an IDX file starts with 0x0000 and a type byte)")]
+    #[error(
+        "{file}: bad magic number {found:#010x} (an IDX file starts with 0x0000 and a type byte)"
+    )]
     BadMagic { file: String, found: u32 },
     #[error("{file}: element type {found:#04x} is not unsigned bytes (0x08)")]
     WrongType { file: String, found: u8 },
@@ -225,7 +227,10 @@ mod tests {
     fn parses_raw_and_gzip_images() {
         let raw = images(3);
         assert_eq!(parse_images("t", &raw).unwrap().len(), 3 * IMAGE_PIXELS);
-        assert_eq!(parse_images("t", &gzip(&raw)).unwrap(), vec![7; 3 * IMAGE_PIXELS]);
+        assert_eq!(
+            parse_images("t", &gzip(&raw)).unwrap(),
+            vec![7; 3 * IMAGE_PIXELS]
+        );
     }
 
     #[test]
@@ -236,14 +241,20 @@ mod tests {
 
     #[test]
     fn rejects_empty() {
-        assert!(matches!(parse_images("t", &[]), Err(IdxError::Empty { .. })));
+        assert!(matches!(
+            parse_images("t", &[]),
+            Err(IdxError::Empty { .. })
+        ));
     }
 
     #[test]
     fn rejects_bad_magic() {
         let mut raw = images(1);
         raw[0] = 0x12;
-        assert!(matches!(parse_images("t", &raw), Err(IdxError::BadMagic { .. })));
+        assert!(matches!(
+            parse_images("t", &raw),
+            Err(IdxError::BadMagic { .. })
+        ));
     }
 
     #[test]
@@ -260,7 +271,14 @@ mod tests {
         // A label file given where images are expected.
         let raw = idx(8, &[2], &[1, 2]);
         let err = parse_images("t", &raw).unwrap_err();
-        assert!(matches!(err, IdxError::WrongRank { found: 1, expected: 3, .. }));
+        assert!(matches!(
+            err,
+            IdxError::WrongRank {
+                found: 1,
+                expected: 3,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("1 dimensions, expected 3"));
     }
 
@@ -269,7 +287,11 @@ mod tests {
         let raw = idx(8, &[1, 32, 32], &[0; 32 * 32]);
         assert!(matches!(
             parse_images("t", &raw),
-            Err(IdxError::WrongImageSize { rows: 32, cols: 32, .. })
+            Err(IdxError::WrongImageSize {
+                rows: 32,
+                cols: 32,
+                ..
+            })
         ));
     }
 
@@ -277,8 +299,14 @@ mod tests {
     fn rejects_truncated_data_and_header() {
         let raw = images(2);
         let cut = &raw[..raw.len() - 1];
-        assert!(matches!(parse_images("t", cut), Err(IdxError::Truncated { .. })));
-        assert!(matches!(parse_images("t", &raw[..9]), Err(IdxError::ShortHeader { .. })));
+        assert!(matches!(
+            parse_images("t", cut),
+            Err(IdxError::Truncated { .. })
+        ));
+        assert!(matches!(
+            parse_images("t", &raw[..9]),
+            Err(IdxError::ShortHeader { .. })
+        ));
         // A gzip stream cut in the middle is a gzip error, not a panic.
         let gz = gzip(&raw);
         assert!(matches!(
@@ -314,7 +342,10 @@ mod tests {
     #[test]
     fn rejects_huge_declared_size_before_allocating() {
         let raw = idx(8, &[u32::MAX, 28, 28], &[]);
-        assert!(matches!(parse_images("t", &raw), Err(IdxError::TooManyItems { .. })));
+        assert!(matches!(
+            parse_images("t", &raw),
+            Err(IdxError::TooManyItems { .. })
+        ));
     }
 
     #[test]

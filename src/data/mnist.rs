@@ -149,7 +149,12 @@ impl Split {
     ///
     /// `train_limit` keeps only the first `n` training images (a subset for quick runs and
     /// slow devices); the validation part then shrinks to keep the same ratio.
-    pub fn new(total: usize, validation_fraction: f64, seed: u64, train_limit: Option<usize>) -> Self {
+    pub fn new(
+        total: usize,
+        validation_fraction: f64,
+        seed: u64,
+        train_limit: Option<usize>,
+    ) -> Self {
         let mut order: Vec<usize> = (0..total).collect();
         order.shuffle(&mut StdRng::seed_from_u64(seed));
         let validation_len = (total as f64 * validation_fraction).round() as usize;
@@ -173,7 +178,12 @@ mod tests {
         let split = Split::new(60_000, 0.2, 7, None);
         assert_eq!(split.train.len(), 48_000);
         assert_eq!(split.validation.len(), 12_000);
-        let mut all: Vec<usize> = split.train.iter().chain(&split.validation).copied().collect();
+        let mut all: Vec<usize> = split
+            .train
+            .iter()
+            .chain(&split.validation)
+            .copied()
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..60_000).collect::<Vec<_>>());
         assert_eq!(split, Split::new(60_000, 0.2, 7, None));

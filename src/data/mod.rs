@@ -2,6 +2,7 @@
 
 pub mod idx;
 pub mod mnist;
+pub mod sketch;
 
 pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError};
-pub use mnist::{FILE_NAMES, ImageSet, Mnist, Split};
+pub use mnist::{FILE_NAMES, ImageSet, Mnist, Split, images_tensor};

@@ -210,7 +210,10 @@ mod tests {
             let out = model.forward(images);
             assert_eq!(out.dims(), [3, 1, 28, 28], "{kind} output");
             let values = out.into_data().try_to_vec::<f32>().unwrap();
-            assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{kind}: sigmoid range");
+            assert!(
+                values.iter().all(|v| (0.0..=1.0).contains(v)),
+                "{kind}: sigmoid range"
+            );
             assert_eq!(model.num_params(), params, "{kind} parameters");
         }
     }

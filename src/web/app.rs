@@ -1,0 +1,964 @@
+//! The lab's behaviour: start-up (backend, data, pretrained weights), the controls, the
+//! `requestAnimationFrame` training loop, the reconstruction grid and the sketch pad.
+//!
+//! State lives in one thread-local [`App`]; no borrow of it is ever held across an `await`.
+
+use std::cell::RefCell;
+
+use burn::module::Module;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{Event, HtmlElement, HtmlInputElement, HtmlSelectElement};
+
+use super::backend::{self, Backend, Kind};
+use super::chart::{self, LossCurves};
+use super::{dom, draw, loader, sketch};
+use crate::data::{FILE_NAMES, IMAGE_PIXELS, Mnist, images_tensor, sketch as sketch_data};
+use crate::metrics::{Metrics, MetricsAccumulator};
+use crate::model::{Model, ModelConfig, ModelKind};
+use crate::training::{TrainConfig, TrainError, Trainer, read_values};
+use crate::weights::{self, WeightsHeader};
+
+/// Main-thread work per frame on the CPU backend, in milliseconds.
+const FRAME_BUDGET_MS: f64 = 10.0;
+/// Refresh the reconstruction grid at least this often while training.
+const GRID_REFRESH_MS: f64 = 2000.0;
+/// Digits per class shown in the reconstruction grid (2 rows of 0–9).
+const GRID_PER_CLASS: usize = 2;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RunState {
+    Training,
+    Paused,
+}
+
+/// Everything the page knows.
+struct App {
+    backend: Backend,
+    /// The WebGPU backend once started (burn's wgpu runtime starts only once per page).
+    gpu: Option<Backend>,
+    mnist: Option<Mnist>,
+    /// The model shown in the grid and used by the sketch pad (inference form).
+    model: Model,
+    config: ModelConfig,
+    epochs_trained: usize,
+    /// The current training run: its id and state. A new id orphans the old loop.
+    run: Option<(u64, RunState)>,
+    next_run: u64,
+    curves: LossCurves,
+    grid: Vec<usize>,
+    sketch_busy: bool,
+    sketch_dirty: bool,
+}
+
+thread_local! {
+    static APP: RefCell<Option<App>> = const { RefCell::new(None) };
+}
+
+fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> R {
+    APP.with(|app| f(app.borrow_mut().as_mut().expect("app initialised")))
+}
+
+/// Starts the lab.
+pub async fn run() {
+    status("starting: looking for a WebGPU adapter…", false);
+    let (backend, fallback) = match backend::webgpu().await {
+        Ok(gpu) => (gpu, None),
+        Err(reason) => (backend::cpu(), Some(reason)),
+    };
+    let config = ModelConfig::new(selected_kind());
+    let model = config
+        .init(&backend.device)
+        .expect("reference config is valid");
+    APP.with(|app| {
+        *app.borrow_mut() = Some(App {
+            gpu: (backend.kind == Kind::WebGpu).then(|| backend.clone()),
+            backend,
+            mnist: None,
+            model,
+            config,
+            epochs_trained: 0,
+            run: None,
+            next_run: 1,
+            curves: LossCurves::default(),
+            grid: Vec::new(),
+            sketch_busy: false,
+            sketch_dirty: false,
+        })
+    });
+    show_backend(fallback.as_deref());
+    wire_controls();
+    sketch::install(request_sketch_update);
+    set_batch_default();
+    chart::draw(&LossCurves::default(), read_usize("epochs").unwrap_or(20));
+    show_progress();
+
+    // Pretrained weights first, so the sketch pad works even while data loads.
+    load_pretrained(true).await;
+    match load_data().await {
+        Ok(mnist) => {
+            let grid = grid_indices(&mnist);
+            with_app(|app| {
+                app.grid = grid;
+                app.mnist = Some(mnist);
+            });
+            status(
+                "ready: MNIST loaded — press Start to train, or draw a digit",
+                false,
+            );
+            set_enabled("start", true);
+            set_enabled("evaluate", true);
+            refresh_grid().await;
+        }
+        Err(message) => status(&format!("error: {message}"), true),
+    }
+}
+
+// ---------------------------------------------------------------- status and DOM
+
+fn status(text: &str, is_error: bool) {
+    let element: HtmlElement = dom::get("status");
+    element.set_text_content(Some(text));
+    element.set_class_name(if is_error { "error" } else { "" });
+}
+
+fn set_enabled(id: &str, enabled: bool) {
+    let element: HtmlElement = dom::get(id);
+    if enabled {
+        let _ = element.remove_attribute("disabled");
+    } else {
+        dom::set_attr(&element, "disabled", "");
+    }
+}
+
+fn selected_kind() -> ModelKind {
+    dom::get::<HtmlSelectElement>("model")
+        .value()
+        .parse()
+        .unwrap_or(ModelKind::Upsample)
+}
+
+fn input_value(id: &str) -> String {
+    dom::get::<HtmlInputElement>(id).value()
+}
+
+fn read_usize(id: &str) -> Option<usize> {
+    input_value(id).trim().parse().ok()
+}
+
+fn show_backend(fallback: Option<&str>) {
+    let (kind, label) = with_app(|app| (app.backend.kind, app.backend.label.clone()));
+    let element: HtmlElement = dom::get("backend");
+    element.set_text_content(Some(&format!("{} ({label})", kind.name())));
+    dom::set_attr(&element, "data-backend", kind.name());
+    if let Some(reason) = fallback {
+        dom::set_attr(&element, "title", &format!("WebGPU unavailable: {reason}"));
+    }
+    dom::get::<HtmlSelectElement>("backend-select").set_value(kind.name());
+}
+
+fn set_batch_default() {
+    let kind = selected_kind();
+    dom::get::<HtmlInputElement>("batch-size").set_value(&kind.default_batch_size().to_string());
+}
+
+/// Mirrors the run's numbers into `#progress` (attributes for scripts) and its caption.
+fn show_progress() {
+    show_progress_of(None, "idle", "");
+}
+
+struct Snapshot {
+    fraction: f64,
+    step: usize,
+    epoch: usize,
+    epochs: usize,
+    train_loss: Option<f64>,
+    val_loss: Option<f64>,
+    images_per_sec: f64,
+    eta_sec: f64,
+    epoch_sec: f64,
+}
+
+fn show_progress_of(snapshot: Option<&Snapshot>, state: &str, caption: &str) {
+    let progress: HtmlElement = dom::get("progress");
+    dom::set_attr(&progress, "data-state", state);
+    if let Some(s) = snapshot {
+        dom::set_attr(&progress, "value", &format!("{:.4}", s.fraction));
+        dom::set_attr(&progress, "data-step", &s.step.to_string());
+        dom::set_attr(&progress, "data-epoch", &s.epoch.to_string());
+        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+        dom::set_attr(&progress, "data-train-loss", &fmt(s.train_loss));
+        dom::set_attr(&progress, "data-val-loss", &fmt(s.val_loss));
+        dom::set_attr(
+            &progress,
+            "data-images-per-sec",
+            &format!("{:.1}", s.images_per_sec),
+        );
+    } else {
+        dom::set_attr(&progress, "value", "0");
+    }
+    dom::set_text("progress-text", caption);
+}
+
+fn caption(s: &Snapshot) -> String {
+    let loss = s
+        .train_loss
+        .map(|l| format!(" · train MSE {l:.4}"))
+        .unwrap_or_default();
+    let val = s
+        .val_loss
+        .map(|l| format!(" · val MSE {l:.4}"))
+        .unwrap_or_default();
+    let speed = if s.images_per_sec > 0.0 {
+        format!(
+            " · {:.0} images/s · epoch ≈ {} · ETA {}",
+            s.images_per_sec,
+            duration(s.epoch_sec),
+            duration(s.eta_sec)
+        )
+    } else {
+        " · measuring speed…".into()
+    };
+    format!(
+        "epoch {}/{} ({:.0}%) · step {}{loss}{val}{speed}",
+        (s.epoch + 1).min(s.epochs),
+        s.epochs,
+        s.fraction * 100.0,
+        s.step
+    )
+}
+
+fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "?".into();
+    }
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+// ---------------------------------------------------------------- data
+
+async fn load_data() -> Result<Mnist, String> {
+    status("loading MNIST…", false);
+    let mut responses = Vec::new();
+    for name in FILE_NAMES {
+        let url = format!("mnist/{name}");
+        responses.push((url.clone(), loader::open(&url).await?));
+    }
+    let total: f64 = responses
+        .iter()
+        .map(|(_, r)| loader::content_length(r).unwrap_or(0.0))
+        .sum();
+    let progress: HtmlElement = dom::get("data-progress");
+    let mut loaded = 0usize;
+    let mut files = Vec::new();
+    for (url, response) in responses {
+        let bytes = loader::read_body(&url, response, |chunk| {
+            loaded += chunk;
+            if total > 0.0 {
+                dom::set_attr(&progress, "value", &format!("{:.4}", loaded as f64 / total));
+            }
+            dom::set_text(
+                "data-progress-text",
+                &format!("{:.1} / {:.1} MB", loaded as f64 / 1e6, total / 1e6),
+            );
+        })
+        .await?;
+        files.push(bytes);
+    }
+    dom::set_attr(&progress, "value", "1");
+    status("parsing MNIST…", false);
+    dom::next_frame().await;
+    let files: [&[u8]; 4] = [&files[0], &files[1], &files[2], &files[3]];
+    Mnist::from_files(files).map_err(|e| format!("MNIST data: {e}"))
+}
+
+/// Two test digits of each class, in class order.
+fn grid_indices(mnist: &Mnist) -> Vec<usize> {
+    let mut picked = Vec::new();
+    for digit in 0..10u8 {
+        picked.extend(
+            (0..mnist.test.len())
+                .filter(|&i| mnist.test.label(i) == digit)
+                .take(GRID_PER_CLASS),
+        );
+    }
+    // Row-major: first row one of each digit, second row the other.
+    (0..GRID_PER_CLASS)
+        .flat_map(|row| (0..10).map(move |digit| digit * GRID_PER_CLASS + row))
+        .map(|slot| picked[slot])
+        .collect()
+}
+
+// ---------------------------------------------------------------- controls
+
+fn wire_controls() {
+    dom::on("model", "change", |_: Event| {
+        set_batch_default();
+        spawn_local(async {
+            let kind = selected_kind();
+            let config = ModelConfig::new(kind);
+            let model = with_app(|app| config.init(&app.backend.device)).expect("valid config");
+            with_app(|app| {
+                app.model = model;
+                app.config = config;
+                app.epochs_trained = 0;
+            });
+            load_pretrained(true).await;
+            refresh_grid().await;
+        });
+    });
+    dom::on("start", "click", |_: Event| start_training());
+    dom::on("pause", "click", |_: Event| toggle_pause());
+    dom::on("reset", "click", |_: Event| reset());
+    dom::on("load-pretrained", "click", |_: Event| {
+        spawn_local(async {
+            load_pretrained(false).await;
+            refresh_grid().await;
+        })
+    });
+    dom::on("download-weights", "click", |_: Event| download_weights());
+    dom::on("upload-weights", "change", |event: Event| {
+        let input: HtmlInputElement = event.target().expect("input").unchecked_into();
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            spawn_local(upload_weights(file));
+        }
+        input.set_value("");
+    });
+    dom::on("evaluate", "click", |_: Event| {
+        spawn_local(evaluate_and_show(None))
+    });
+    dom::on("backend-select", "change", |_: Event| {
+        let wanted = dom::get::<HtmlSelectElement>("backend-select").value();
+        spawn_local(switch_backend(wanted));
+    });
+}
+
+fn is_training() -> bool {
+    with_app(|app| app.run.is_some())
+}
+
+fn set_running_controls(running: bool) {
+    for id in [
+        "model",
+        "epochs",
+        "batch-size",
+        "learning-rate",
+        "train-size",
+        "start",
+        "upload-weights",
+        "load-pretrained",
+        "backend-select",
+    ] {
+        set_enabled(id, !running);
+    }
+    set_enabled("pause", running);
+    if !running {
+        dom::set_text("pause", "Pause");
+    }
+}
+
+/// Reads and checks the training settings.
+fn read_settings() -> Result<TrainConfig, String> {
+    let kind = selected_kind();
+    let mut config = TrainConfig::new(kind);
+    config.epochs = read_usize("epochs")
+        .filter(|&e| (1..=1000).contains(&e))
+        .ok_or("epochs must be a whole number from 1 to 1000")?;
+    config.batch_size = read_usize("batch-size")
+        .filter(|&b| (1..=1000).contains(&b))
+        .ok_or("batch size must be a whole number from 1 to 1000")?;
+    config.learning_rate = input_value("learning-rate")
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|lr| lr.is_finite() && *lr > 0.0 && *lr <= 1.0)
+        .ok_or("learning rate must be a number in (0, 1]")?;
+    let train_size = read_usize("train-size")
+        .filter(|&n| (1..=48_000).contains(&n))
+        .ok_or("training-set size must be a whole number from 1 to 48000")?;
+    config.train_limit = (train_size < 48_000).then_some(train_size);
+    // Validation in batches a frame can afford; losses read back once per frame instead.
+    config.eval_batch_size = (config.batch_size * 4).clamp(32, 200);
+    config.sync_every = 1_000_000;
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn start_training() {
+    if is_training() {
+        return;
+    }
+    let config = match read_settings() {
+        Ok(config) => config,
+        Err(message) => return status(&format!("error: {message}"), true),
+    };
+    let Some(data) = with_app(|app| app.mnist.as_ref().map(|m| m.train.clone())) else {
+        return status("error: MNIST is not loaded", true);
+    };
+    let device = with_app(|app| app.backend.device.clone());
+    let trainer = match Trainer::new(config.clone(), data, device) {
+        Ok(trainer) => trainer,
+        Err(e) => return status(&format!("error: {e}"), true),
+    };
+    let id = with_app(|app| {
+        let id = app.next_run;
+        app.next_run += 1;
+        app.run = Some((id, RunState::Training));
+        app.curves = LossCurves::default();
+        app.config = config.model;
+        app.epochs_trained = 0;
+        id
+    });
+    set_running_controls(true);
+    dom::set_text("metrics-body", "");
+    status(
+        &format!(
+            "training {} on {} images…",
+            config.model.kind,
+            trainer.split().train.len()
+        ),
+        false,
+    );
+    spawn_local(training_loop(id, trainer));
+}
+
+fn toggle_pause() {
+    let state = with_app(|app| {
+        if let Some((_, state)) = app.run.as_mut() {
+            *state = match state {
+                RunState::Training => RunState::Paused,
+                RunState::Paused => RunState::Training,
+            };
+            Some(*state)
+        } else {
+            None
+        }
+    });
+    match state {
+        Some(RunState::Paused) => {
+            dom::set_text("pause", "Resume");
+            dom::set_attr(&dom::get::<HtmlElement>("progress"), "data-state", "paused");
+            status("paused", false);
+        }
+        Some(RunState::Training) => {
+            dom::set_text("pause", "Pause");
+            status("training resumed", false);
+        }
+        None => {}
+    }
+}
+
+fn reset() {
+    with_app(|app| {
+        app.run = None;
+        app.curves = LossCurves::default();
+    });
+    set_running_controls(false);
+    show_progress();
+    dom::set_text("metrics-body", "");
+    chart::draw(&LossCurves::default(), read_usize("epochs").unwrap_or(20));
+    spawn_local(async {
+        let kind = selected_kind();
+        let config = ModelConfig::new(kind);
+        let model = with_app(|app| config.init(&app.backend.device)).expect("valid config");
+        with_app(|app| {
+            app.model = model;
+            app.config = config;
+            app.epochs_trained = 0;
+        });
+        load_pretrained(true).await;
+        refresh_grid().await;
+        if with_app(|app| app.mnist.is_some()) {
+            status("ready: reset", false);
+        }
+    });
+}
+
+// ---------------------------------------------------------------- training loop
+
+/// Wall-clock bookkeeping of a run, excluding pauses.
+struct Clock {
+    active_ms: f64,
+    last_frame: Option<f64>,
+}
+
+async fn training_loop(id: u64, mut trainer: Trainer) {
+    let mut clock = Clock {
+        active_ms: 0.0,
+        last_frame: None,
+    };
+    let mut gpu_steps_per_frame = 1usize;
+    let mut last_grid = dom::now();
+    let mut smoothed: Option<f64> = None;
+    loop {
+        dom::next_frame().await;
+        let frame_start = dom::now();
+        match with_app(|app| app.run.filter(|(run, _)| *run == id).map(|(_, s)| s)) {
+            None => return,
+            Some(RunState::Paused) => {
+                clock.last_frame = None;
+                continue;
+            }
+            Some(RunState::Training) => {}
+        }
+        if let Some(last) = clock.last_frame {
+            clock.active_ms += frame_start - last;
+        }
+        clock.last_frame = Some(frame_start);
+
+        let on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
+        let mut steps = 0;
+        while trainer.step() {
+            steps += 1;
+            let over = if on_gpu {
+                steps >= gpu_steps_per_frame
+            } else {
+                dom::now() - frame_start >= FRAME_BUDGET_MS
+            };
+            if over {
+                break;
+            }
+        }
+        let synced = trainer.sync().await;
+        if with_app(|app| app.run.map(|(run, _)| run) != Some(id)) {
+            return;
+        }
+        let record = match synced {
+            Ok(record) => record,
+            Err(TrainError::Device(reason)) if on_gpu => {
+                trainer = fall_back_to_cpu(trainer, &reason);
+                continue;
+            }
+            Err(error) => {
+                finish_run(id, &trainer, &format!("error: {error}"), true);
+                return;
+            }
+        };
+        if on_gpu {
+            // Keep each frame's GPU work near a frame's length.
+            let frame_ms = dom::now() - frame_start;
+            if frame_ms < 12.0 {
+                gpu_steps_per_frame = (gpu_steps_per_frame * 2).min(64);
+            } else if frame_ms > 40.0 && gpu_steps_per_frame > 1 {
+                gpu_steps_per_frame /= 2;
+            }
+        }
+
+        let steps_per_epoch = trainer.steps_per_epoch() as f64;
+        if let Some(loss) = trainer.train_loss() {
+            let value = smoothed.map_or(loss, |s| 0.9 * s + 0.1 * loss);
+            smoothed = Some(value);
+            let x = trainer.global_step() as f64 / steps_per_epoch;
+            with_app(|app| app.curves.steps.push((x, value)));
+        }
+        if let Some(r) = record {
+            with_app(|app| {
+                app.curves.train.push((r.epoch as f64, r.train_mse));
+                app.curves.validation.push((r.epoch as f64, r.val_mse));
+                app.epochs_trained = r.epoch;
+            });
+        }
+        let snapshot = snapshot(&trainer, &clock);
+        show_progress_of(Some(&snapshot), "training", &caption(&snapshot));
+        let curves = with_app(|app| app.curves.clone());
+        chart::draw(&curves, trainer.config().epochs);
+
+        if record.is_some() || dom::now() - last_grid > GRID_REFRESH_MS || trainer.is_finished() {
+            last_grid = dom::now();
+            publish_model(&trainer);
+            refresh_grid().await;
+            request_sketch_update();
+        }
+        if trainer.is_finished() {
+            let test_images = trainer.split().train.len().clamp(500, 10_000);
+            finish_run(
+                id,
+                &trainer,
+                "training finished — measuring on the test set…",
+                false,
+            );
+            evaluate_and_show(Some(test_images)).await;
+            return;
+        }
+    }
+}
+
+fn snapshot(trainer: &Trainer, clock: &Clock) -> Snapshot {
+    let seconds = clock.active_ms / 1000.0;
+    let images_per_sec = if seconds > 1.0 && trainer.images_seen() > 0 {
+        trainer.images_seen() as f64 / seconds
+    } else {
+        0.0
+    };
+    let fraction = trainer.progress();
+    let epochs = trainer.config().epochs;
+    let epoch_sec = trainer.split().train.len() as f64 / images_per_sec;
+    Snapshot {
+        fraction,
+        step: trainer.global_step(),
+        epoch: trainer.epoch(),
+        epochs,
+        train_loss: trainer.train_loss(),
+        val_loss: trainer.history().last().map(|r| r.val_mse),
+        images_per_sec,
+        eta_sec: epoch_sec * epochs as f64 * (1.0 - fraction),
+        epoch_sec,
+    }
+}
+
+/// Makes the trainer's current weights the page's model (grid, sketch, download).
+fn publish_model(trainer: &Trainer) {
+    let model = trainer.model().valid();
+    with_app(|app| app.model = model);
+}
+
+fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
+    publish_model(trainer);
+    let still_current = with_app(|app| {
+        let current = app.run.map(|(run, _)| run) == Some(id);
+        if current {
+            app.run = None;
+        }
+        current
+    });
+    if still_current {
+        set_running_controls(false);
+        let mut snapshot = snapshot(
+            trainer,
+            &Clock {
+                active_ms: 0.0,
+                last_frame: None,
+            },
+        );
+        snapshot.images_per_sec = dom::get::<HtmlElement>("progress")
+            .get_attribute("data-images-per-sec")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        show_progress_of(
+            Some(&snapshot),
+            if is_error { "error" } else { "done" },
+            &format!(
+                "{} epochs · {} steps",
+                trainer.history().len(),
+                trainer.global_step()
+            ),
+        );
+        status(message, is_error);
+    }
+}
+
+/// The WebGPU device failed: carry on from the last good weights on the CPU.
+fn fall_back_to_cpu(trainer: Trainer, reason: &str) -> Trainer {
+    let cpu = backend::cpu();
+    let config = trainer.config().clone();
+    let data = with_app(|app| app.mnist.as_ref().map(|m| m.train.clone())).expect("data loaded");
+    let model = trainer.model().valid().fork(&cpu.device);
+    with_app(|app| {
+        app.backend = cpu.clone();
+        app.model = model.clone();
+    });
+    show_backend(Some(reason));
+    status(
+        &format!(
+            "WebGPU failed ({reason}); training continues on the CPU from the last good weights"
+        ),
+        true,
+    );
+    Trainer::with_model(config, data, cpu.device, model)
+}
+
+// ---------------------------------------------------------------- inference views
+
+/// Redraws the grid: the fixed test digits and, beneath, the model's reconstructions.
+async fn refresh_grid() {
+    let Some((model, device, data, indices)) = with_app(|app| {
+        let mnist = app.mnist.as_ref()?;
+        Some((
+            app.model.clone(),
+            app.backend.device.clone(),
+            mnist.test.clone(),
+            app.grid.clone(),
+        ))
+    }) else {
+        return;
+    };
+    let originals: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| data.image(i).iter().map(|&p| f32::from(p) / 255.0))
+        .collect();
+    let output = model.forward(images_tensor(originals.clone(), &device));
+    let Ok(reconstructions) = read_values(output).await else {
+        return;
+    };
+    let mut images: Vec<&[f32]> = originals.chunks(IMAGE_PIXELS).collect();
+    images.extend(reconstructions.chunks(IMAGE_PIXELS));
+    draw::image_grid("recon-grid", &images, 10, 2);
+    let grid: HtmlElement = dom::get("recon-grid");
+    dom::set_attr(&grid, "data-updated", &format!("{:.0}", dom::now()));
+}
+
+/// Schedules a sketch reconstruction; coalesces bursts of pointer events.
+fn request_sketch_update() {
+    let start = with_app(|app| {
+        app.sketch_dirty = true;
+        !std::mem::replace(&mut app.sketch_busy, true)
+    });
+    if start {
+        spawn_local(async {
+            loop {
+                with_app(|app| app.sketch_dirty = false);
+                update_sketch().await;
+                let again = with_app(|app| {
+                    app.sketch_busy = app.sketch_dirty;
+                    app.sketch_dirty
+                });
+                if !again {
+                    return;
+                }
+                dom::next_frame().await;
+            }
+        });
+    }
+}
+
+async fn update_sketch() {
+    let (ink, width, height) = sketch::ink();
+    let Some(input) = sketch_data::to_mnist(&ink, width, height) else {
+        let blank = vec![0.0; IMAGE_PIXELS];
+        draw::image_grid("sketch-input", &[&blank], 1, 4);
+        draw::image_grid("sketch-recon", &[&blank], 1, 4);
+        return;
+    };
+    draw::image_grid("sketch-input", &[&input], 1, 4);
+    let (model, device) = with_app(|app| (app.model.clone(), app.backend.device.clone()));
+    let output = model.forward(images_tensor(input, &device));
+    if let Ok(reconstruction) = read_values(output).await {
+        draw::image_grid("sketch-recon", &[&reconstruction], 1, 4);
+    }
+}
+
+/// Measures the model on the test set (all of it, or the first `limit` images), one
+/// batch per frame, and fills `#metrics`.
+async fn evaluate_and_show(limit: Option<usize>) {
+    let Some((model, device, test)) = with_app(|app| {
+        let mnist = app.mnist.as_ref()?;
+        Some((
+            app.model.clone(),
+            app.backend.device.clone(),
+            mnist.test.clone(),
+        ))
+    }) else {
+        return status("error: MNIST is not loaded", true);
+    };
+    set_enabled("evaluate", false);
+    let count = limit.unwrap_or(test.len()).min(test.len());
+    let mut accumulator = MetricsAccumulator::default();
+    let indices: Vec<usize> = (0..count).collect();
+    for (done, chunk) in indices.chunks(100).enumerate() {
+        status(
+            &format!("measuring on the test set: {} / {count}…", done * 100),
+            false,
+        );
+        let output = model.forward(test.batch(chunk, &device));
+        let reconstructions = match read_values(output).await {
+            Ok(values) => values,
+            Err(e) => {
+                set_enabled("evaluate", true);
+                return status(&format!("error: {e}"), true);
+            }
+        };
+        let originals: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&i| test.image(i).iter().map(|&p| f32::from(p) / 255.0))
+            .collect();
+        accumulator.add(&originals, &reconstructions);
+        dom::next_frame().await;
+    }
+    show_metrics(&accumulator.finish());
+    set_enabled("evaluate", true);
+    status("ready: test metrics measured", false);
+}
+
+fn show_metrics(m: &Metrics) {
+    let kind = with_app(|app| app.config.kind);
+    let row = format!(
+        "<tr><td>{kind}</td><td>{}</td><td>{:.5}</td><td>{:.2} dB</td><td>{:.4}</td><td>{:.3}</td></tr>",
+        m.images, m.mse, m.psnr_db, m.ssim, m.l2_per_image
+    );
+    dom::get::<HtmlElement>("metrics-body").set_inner_html(&row);
+    let table: HtmlElement = dom::get("metrics");
+    dom::set_attr(&table, "data-mse", &format!("{:.6}", m.mse));
+}
+
+// ---------------------------------------------------------------- weights
+
+/// Loads `weights/<model>.bin` if the site has it. `quiet`: a missing file is not an error.
+async fn load_pretrained(quiet: bool) {
+    let kind = selected_kind();
+    let url = format!("weights/{kind}.bin");
+    match loader::fetch_optional(&url).await {
+        Ok(Some(bytes)) => {
+            if let Err(message) = apply_weights(&bytes, kind) {
+                status(&format!("error: {url}: {message}"), true);
+            } else {
+                status(&format!("loaded pretrained {kind} weights"), false);
+            }
+        }
+        Ok(None) if quiet => {}
+        Ok(None) => status(
+            &format!("error: no pretrained weights for {kind} on this site"),
+            true,
+        ),
+        Err(message) => status(&format!("error: {message}"), true),
+    }
+    request_sketch_update();
+}
+
+/// Replaces the model with the weights in `bytes`, or leaves it untouched and says why.
+fn apply_weights(bytes: &[u8], kind: ModelKind) -> Result<(), String> {
+    let device = with_app(|app| app.backend.device.clone());
+    let (model, header) =
+        weights::from_bytes_for(bytes, kind, &device).map_err(|e| e.to_string())?;
+    with_app(|app| {
+        app.model = model;
+        app.config = header.model;
+        app.epochs_trained = header.epochs;
+    });
+    dom::set_text("model-note", &format!("{} epochs trained", header.epochs));
+    Ok(())
+}
+
+async fn upload_weights(file: web_sys::File) {
+    let name = file.name();
+    let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(e) => return status(&format!("error: {}", loader::describe(&name, e)), true),
+    };
+    match apply_weights(&bytes, selected_kind()) {
+        Ok(()) => {
+            status(&format!("loaded weights from {name}"), false);
+            refresh_grid().await;
+            request_sketch_update();
+        }
+        Err(message) => status(
+            &format!("error: {name}: {message} — the current model is unchanged"),
+            true,
+        ),
+    }
+}
+
+fn download_weights() {
+    let (model, config, epochs) =
+        with_app(|app| (app.model.clone(), app.config, app.epochs_trained));
+    let bytes = match weights::to_bytes(
+        &model,
+        &WeightsHeader {
+            model: config,
+            epochs,
+        },
+    ) {
+        Ok(bytes) => bytes,
+        Err(e) => return status(&format!("error: {e}"), true),
+    };
+    let array = js_sys::Uint8Array::from(bytes.as_slice());
+    let parts = js_sys::Array::of1(&array);
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence(&parts) else {
+        return status("error: could not package the weights", true);
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return status("error: could not package the weights", true);
+    };
+    let link: web_sys::HtmlAnchorElement = dom::document()
+        .create_element("a")
+        .expect("anchor")
+        .unchecked_into();
+    link.set_href(&url);
+    link.set_download(&format!("{}.bin", config.kind));
+    link.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+// ---------------------------------------------------------------- backend switch
+
+async fn switch_backend(wanted: String) {
+    let current = with_app(|app| app.backend.kind);
+    if wanted == current.name() {
+        return;
+    }
+    if is_training() {
+        // Pause, move, resume would need the optimizer state on the new device too;
+        // keep it simple and explicit.
+        status(
+            "error: pause or reset training before switching the backend",
+            true,
+        );
+        dom::get::<HtmlSelectElement>("backend-select").set_value(current.name());
+        return;
+    }
+    let target = if wanted == "webgpu" {
+        match with_app(|app| app.gpu.clone()) {
+            Some(gpu) => gpu,
+            None => match backend::webgpu().await {
+                Ok(gpu) => {
+                    with_app(|app| app.gpu = Some(gpu.clone()));
+                    gpu
+                }
+                Err(reason) => {
+                    status(&format!("error: {reason}"), true);
+                    dom::get::<HtmlSelectElement>("backend-select").set_value(current.name());
+                    return;
+                }
+            },
+        }
+    } else {
+        backend::cpu()
+    };
+    with_app(|app| {
+        app.model = app.model.clone().fork(&target.device);
+        app.backend = target;
+    });
+    show_backend(None);
+    status(&format!("now on {wanted}"), false);
+    refresh_grid().await;
+    request_sketch_update();
+}
+
+// ---------------------------------------------------------------- state for scripts
+
+/// The page's state as plain data (see [`super::lab_state`]).
+#[derive(serde::Serialize)]
+pub struct LabState {
+    backend: &'static str,
+    adapter: String,
+    model: ModelKind,
+    code_size: usize,
+    epochs_trained: usize,
+    training: bool,
+    data_loaded: bool,
+    train_curve: Vec<(f64, f64)>,
+    validation_curve: Vec<(f64, f64)>,
+}
+
+/// A snapshot of the state, or `None` before start-up finished.
+pub fn state() -> Option<LabState> {
+    APP.with(|app| {
+        let app = app.borrow();
+        let app = app.as_ref()?;
+        Some(LabState {
+            backend: app.backend.kind.name(),
+            adapter: app.backend.label.clone(),
+            model: app.config.kind,
+            code_size: app.config.code_size,
+            epochs_trained: app.epochs_trained,
+            training: app.run.is_some(),
+            data_loaded: app.mnist.is_some(),
+            train_curve: app.curves.train.clone(),
+            validation_curve: app.curves.validation.clone(),
+        })
+    })
+}

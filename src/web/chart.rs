@@ -1,0 +1,91 @@
+//! The loss chart (plotters on a canvas): smoothed per-step training MSE and the
+//! per-epoch training and validation MSE, against epochs, on a log scale.
+
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+
+use super::dom;
+
+/// Everything the chart shows; x values are in epochs.
+#[derive(Default, Clone)]
+pub struct LossCurves {
+    pub steps: Vec<(f64, f64)>,
+    pub train: Vec<(f64, f64)>,
+    pub validation: Vec<(f64, f64)>,
+}
+
+/// Redraws `#loss-chart`.
+pub fn draw(curves: &LossCurves, epochs: usize) {
+    let canvas: web_sys::HtmlCanvasElement = dom::get("loss-chart");
+    let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
+        return;
+    };
+    let root = backend.into_drawing_area();
+    // Drawing errors only mean a detached canvas; the chart is then simply not shown.
+    let _ = plot(&root, curves, epochs);
+    let _ = root.present();
+}
+
+fn plot(
+    root: &DrawingArea<CanvasBackend, plotters::coord::Shift>,
+    curves: &LossCurves,
+    epochs: usize,
+) -> Result<(), DrawingAreaErrorKind<<CanvasBackend as DrawingBackend>::ErrorType>> {
+    root.fill(&WHITE)?;
+    let all = curves
+        .steps
+        .iter()
+        .chain(&curves.train)
+        .chain(&curves.validation);
+    let (low, high) = all.fold((f64::MAX, f64::MIN), |(lo, hi), &(_, y)| {
+        (lo.min(y), hi.max(y))
+    });
+    let (low, high) = if low > high {
+        (0.005, 0.12)
+    } else {
+        (low * 0.8, high * 1.25)
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption("MSE per pixel", ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(
+            0f64..epochs.max(1) as f64,
+            (low.max(1e-5)..high).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("MSE")
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    let step_colour = RGBColor(160, 190, 230);
+    chart
+        .draw_series(LineSeries::new(curves.steps.iter().copied(), &step_colour))?
+        .label("train (smoothed, per step)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], step_colour));
+    for (points, colour, label) in [
+        (&curves.train, BLUE, "train (epoch)"),
+        (&curves.validation, RED, "validation (epoch)"),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                colour.stroke_width(2),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}

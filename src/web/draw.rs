@@ -1,0 +1,52 @@
+//! Draws 28×28 images on canvases, scaled up with crisp (nearest-neighbour) pixels.
+
+use wasm_bindgen::Clamped;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+use super::dom;
+use crate::data::IMAGE_SIDE;
+
+const GAP: usize = 2;
+
+/// Draws `images` (784 values in [0, 1] each) in a grid of `cols` columns on `#id`,
+/// each pixel as a `scale × scale` square, white ink on black.
+pub fn image_grid(id: &str, images: &[&[f32]], cols: usize, scale: usize) {
+    let rows = images.len().div_ceil(cols.max(1));
+    let cell = IMAGE_SIDE * scale + GAP;
+    let (width, height) = (cols * cell - GAP, rows * cell - GAP);
+    let mut rgba = vec![0u8; width * height * 4];
+    for pixel in rgba.chunks_exact_mut(4) {
+        pixel.copy_from_slice(&[40, 44, 52, 255]);
+    }
+    for (index, image) in images.iter().enumerate() {
+        let (ox, oy) = ((index % cols) * cell, (index / cols) * cell);
+        for y in 0..IMAGE_SIDE * scale {
+            for x in 0..IMAGE_SIDE * scale {
+                let v = image[(y / scale) * IMAGE_SIDE + x / scale];
+                let grey = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                let at = ((oy + y) * width + ox + x) * 4;
+                rgba[at..at + 4].copy_from_slice(&[grey, grey, grey, 255]);
+            }
+        }
+    }
+    let canvas: HtmlCanvasElement = dom::get(id);
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let data =
+        ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width as u32, height as u32)
+            .expect("image data");
+    context(&canvas)
+        .put_image_data(&data, 0.0, 0.0)
+        .expect("put image");
+}
+
+/// The 2-D context of a canvas.
+pub fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
+    use wasm_bindgen::JsCast;
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .expect("2d context")
+        .unchecked_into()
+}

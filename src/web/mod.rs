@@ -1,0 +1,29 @@
+//! The browser lab: a thin layer over the library that only does DOM, canvas and
+//! scheduling. Training runs in a `requestAnimationFrame` loop with a per-frame time
+//! budget on WebGPU or, without an adapter, on burn's CPU backend (burn-flex, wasm SIMD).
+
+mod app;
+mod backend;
+mod chart;
+mod dom;
+mod draw;
+mod loader;
+mod sketch;
+
+use wasm_bindgen::prelude::*;
+
+/// Entry point, run by the wasm-bindgen glue when the module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    wasm_bindgen_futures::spawn_local(app::run());
+}
+
+/// The lab's state as a plain object for scripts and tests (`window.wasmBindings.labState()`):
+/// backend, adapter, model, epochs trained, whether training runs, the epoch curves.
+#[wasm_bindgen(js_name = labState)]
+pub fn lab_state() -> JsValue {
+    app::state()
+        .and_then(|state| serde_wasm_bindgen::to_value(&state).ok())
+        .unwrap_or(JsValue::NULL)
+}

@@ -1,0 +1,102 @@
+//! The sketch pad: pointer (mouse, pen, touch) strokes on `#sketch`, read back as ink.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use web_sys::{HtmlCanvasElement, PointerEvent};
+
+use super::{dom, draw};
+
+/// Pen width relative to the pad's side (MNIST strokes are ~2–3 px of 28).
+const PEN: f64 = 0.075;
+
+/// Wires the pad; `on_change` runs after every stroke segment and on clear.
+pub fn install(on_change: impl Fn() + 'static) {
+    let on_change = Rc::new(on_change);
+    let drawing = Rc::new(Cell::new(false));
+    clear();
+
+    let canvas: HtmlCanvasElement = dom::get("sketch");
+    let position = {
+        let canvas = canvas.clone();
+        move |event: &PointerEvent| {
+            let rect = canvas.get_bounding_client_rect();
+            let sx = f64::from(canvas.width()) / rect.width();
+            let sy = f64::from(canvas.height()) / rect.height();
+            (
+                (f64::from(event.client_x()) - rect.left()) * sx,
+                (f64::from(event.client_y()) - rect.top()) * sy,
+            )
+        }
+    };
+    {
+        let (drawing, canvas, position) = (drawing.clone(), canvas.clone(), position.clone());
+        dom::on("sketch", "pointerdown", move |event: PointerEvent| {
+            event.prevent_default();
+            let _ = canvas.set_pointer_capture(event.pointer_id());
+            drawing.set(true);
+            let ctx = draw::context(&canvas);
+            let (x, y) = position(&event);
+            ctx.begin_path();
+            ctx.move_to(x, y);
+            ctx.line_to(x + 0.01, y);
+            ctx.stroke();
+        });
+    }
+    {
+        let (drawing, canvas, on_change) = (drawing.clone(), canvas.clone(), on_change.clone());
+        dom::on("sketch", "pointermove", move |event: PointerEvent| {
+            if !drawing.get() {
+                return;
+            }
+            let ctx = draw::context(&canvas);
+            let (x, y) = position(&event);
+            ctx.line_to(x, y);
+            ctx.stroke();
+            ctx.begin_path();
+            ctx.move_to(x, y);
+            on_change();
+        });
+    }
+    for end in ["pointerup", "pointercancel", "pointerleave"] {
+        let (drawing, on_change) = (drawing.clone(), on_change.clone());
+        dom::on("sketch", end, move |_: PointerEvent| {
+            if drawing.replace(false) {
+                on_change();
+            }
+        });
+    }
+    let on_clear = on_change.clone();
+    dom::on("clear-sketch", "click", move |_: web_sys::Event| {
+        clear();
+        on_clear();
+    });
+}
+
+/// Wipes the pad to black and resets the pen.
+pub fn clear() {
+    let canvas: HtmlCanvasElement = dom::get("sketch");
+    let ctx = draw::context(&canvas);
+    let side = f64::from(canvas.width());
+    ctx.set_fill_style_str("#000");
+    ctx.fill_rect(0.0, 0.0, side, f64::from(canvas.height()));
+    ctx.set_stroke_style_str("#fff");
+    ctx.set_line_width(side * PEN);
+    ctx.set_line_cap("round");
+    ctx.set_line_join("round");
+}
+
+/// The pad's ink as intensities in [0, 1], with its size.
+pub fn ink() -> (Vec<f32>, usize, usize) {
+    let canvas: HtmlCanvasElement = dom::get("sketch");
+    let (w, h) = (canvas.width() as usize, canvas.height() as usize);
+    let data = draw::context(&canvas)
+        .get_image_data(0.0, 0.0, w as f64, h as f64)
+        .expect("readable canvas")
+        .data();
+    let ink = data
+        .chunks_exact(4)
+        .map(|p| f32::from(p[0]) / 255.0)
+        .collect();
+    (ink, w, h)
+}

@@ -1,0 +1,167 @@
+//! The `mnist-ae` binary end to end: a real short run, and clear errors for bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mnist_ae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mnist-ae"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Asserts a failure with a one-line message on stderr containing `needle`, and no panic.
+fn assert_clear_failure(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "should fail: {stderr}");
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    assert!(!stderr.contains("RUST_BACKTRACE"), "panic: {stderr}");
+}
+
+fn last_json(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().expect("some stdout");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+fn copy_data(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in mnist_ae::data::FILE_NAMES {
+        std::fs::copy(common::data_dir().join(name), to.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn train_then_eval_reports_json_and_refuses_other_models_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("ffnn.bin");
+    let data = common::data_dir();
+    let output = mnist_ae(&[
+        "train",
+        "--model",
+        "ffnn",
+        "--epochs",
+        "1",
+        "--limit",
+        "6000",
+        "--json",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        weights.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = last_json(&output);
+    for key in [
+        "model",
+        "epochs",
+        "train_mse",
+        "val_mse",
+        "test_mse",
+        "psnr_db",
+        "ssim",
+        "l2_per_image",
+        "images_per_sec",
+        "seconds",
+    ] {
+        assert!(!report[key].is_null(), "missing {key}: {report}");
+    }
+    assert_eq!(report["model"], "ffnn");
+    assert_eq!(report["test_images"], 10_000);
+    let test_mse = report["test_mse"].as_f64().unwrap();
+    assert!(test_mse < 0.067, "worse than the mean image: {test_mse}");
+
+    let eval = mnist_ae(&[
+        "eval",
+        "--model",
+        "ffnn",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--json",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    assert_eq!(last_json(&eval)["test_mse"].as_f64(), Some(test_mse));
+
+    let wrong = mnist_ae(&[
+        "eval",
+        "--model",
+        "deep",
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert_clear_failure(&wrong, "these weights are for the 'ffnn' model, not 'deep'");
+}
+
+#[test]
+fn unknown_model_is_refused() {
+    let output = mnist_ae(&["train", "--model", "resnet"]);
+    assert_clear_failure(&output, "unknown model 'resnet'");
+}
+
+#[test]
+fn missing_data_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mnist_ae(&[
+        "train",
+        "--model",
+        "ffnn",
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_clear_failure(&output, "train-images-idx3-ubyte.gz");
+    assert_clear_failure(&output, "fetch-mnist.sh");
+}
+
+#[test]
+fn corrupt_data_names_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_data(dir.path());
+    // Truncate the test labels: a gzip stream cut short.
+    let labels = dir.path().join("t10k-labels-idx1-ubyte.gz");
+    let bytes = std::fs::read(&labels).unwrap();
+    std::fs::write(&labels, &bytes[..bytes.len() / 2]).unwrap();
+    let output = mnist_ae(&[
+        "train",
+        "--model",
+        "ffnn",
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_clear_failure(&output, "t10k-labels-idx1-ubyte.gz");
+}
+
+#[test]
+fn garbage_weights_and_bad_numbers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("junk.bin");
+    std::fs::write(&weights, b"definitely not weights").unwrap();
+    let output = mnist_ae(&[
+        "eval",
+        "--model",
+        "ffnn",
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert_clear_failure(&output, "not a weights file");
+
+    let missing = mnist_ae(&["eval", "--model", "ffnn", "--weights", "/nonexistent/w.bin"]);
+    assert_clear_failure(&missing, "cannot read /nonexistent/w.bin");
+
+    let output = mnist_ae(&["train", "--model", "ffnn", "--lr=-1"]);
+    assert_clear_failure(&output, "learning rate");
+    let output = mnist_ae(&["train", "--model", "ffnn", "--batch-size", "0"]);
+    assert_clear_failure(&output, "batch size");
+}

@@ -1,0 +1,241 @@
+// End-to-end tests of the built lab (dist/) in Debian's Chromium, driven by playwright-core.
+// Run with: node --test --test-concurrency=1 tests/e2e/lab.test.mjs   (scripts/test.sh does).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const DIST = path.resolve(HERE, '../../dist');
+const ARTIFACTS = path.join(HERE, 'artifacts');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+process.env.TMPDIR = fs.mkdtempSync(path.join(ARTIFACTS, 'tmp-'));
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
+
+// Chromium flags from ../shared/NOTES.md: WebGPU on SwiftShader, with canvases that composite.
+const GPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
+  '--use-angle=swiftshader', '--disable-quic'];
+const CPU_ARGS = ['--use-angle=swiftshader', '--disable-quic'];
+
+let server;
+let baseUrl;
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run trunk build first');
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const file = path.join(DIST, decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname));
+    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const body = fs.readFileSync(file);
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${server.address().port}/`;
+});
+
+after(() => server?.close());
+
+async function openLab(args, { route } = {}) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.addInitScript(() => {
+    window.__longtasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  if (route) await route(page);
+  await page.goto(baseUrl);
+  return { browser, page, errors };
+}
+
+async function waitForStatus(page, word, timeout = 60_000) {
+  await page.waitForFunction((w) => document.querySelector('#status').textContent.includes(w), word, { timeout });
+}
+
+/// Trains `model` on a small subset and returns the train losses seen along the way.
+async function trainBriefly(page, { model = 'ffnn', size = 512, batch = 32, epochs = 2, timeout = 240_000 }) {
+  await page.selectOption('#model', model);
+  await page.fill('#train-size', String(size));
+  await page.fill('#batch-size', String(batch));
+  await page.fill('#epochs', String(epochs));
+  await page.click('#start');
+  const losses = [];
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const state = await page.$eval('#progress', (p) => ({ ...p.dataset }));
+    const loss = parseFloat(state.trainLoss);
+    if (Number.isFinite(loss) && losses.at(-1) !== loss) losses.push(loss);
+    if (state.state === 'done' || state.state === 'error') return { losses, state };
+    assert.ok(Date.now() < deadline, `training did not finish in time: ${JSON.stringify(state)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/// 28×28 grey values of a canvas drawn at 4× (the sketch views).
+async function canvasDigit(page, id) {
+  return page.$eval(id, (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const scale = c.width / 28;
+    const out = [];
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+      out.push(d[((y * scale + 1) * c.width + x * scale + 1) * 4] / 255);
+    }
+    return out;
+  });
+}
+
+async function gridSpread(page) {
+  // Standard deviation of the reconstruction half of the grid (bottom two rows).
+  return page.$eval('#recon-grid', (c) => {
+    const h = c.height;
+    const d = c.getContext('2d').getImageData(0, Math.floor(h / 2), c.width, Math.floor(h / 2)).data;
+    let sum = 0, sq = 0, n = 0;
+    for (let i = 0; i < d.length; i += 4) { sum += d[i]; sq += d[i] * d[i]; n++; }
+    const mean = sum / n;
+    return Math.sqrt(sq / n - mean * mean);
+  });
+}
+
+const mse = (a, b) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length;
+
+test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn', { timeout: 420_000 }, async () => {
+  const { browser, page, errors } = await openLab(GPU_ARGS);
+  try {
+    await waitForStatus(page, 'ready', 120_000);
+    const backend = await page.$eval('#backend', (e) => e.textContent);
+    assert.match(backend, /^webgpu/, backend);
+    console.log(`  backend: ${backend}`);
+    const started = Date.now();
+    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 512, batch: 32, epochs: 2 });
+    console.log(`  webgpu ffnn: ${state.step} steps in ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
+      `${state.imagesPerSec} images/s, losses ${losses[0]?.toFixed(4)} → ${losses.at(-1)?.toFixed(4)}`);
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.ok(losses.length >= 2 && losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
+    assert.ok(parseFloat(state.valLoss) < 0.2, JSON.stringify(state));
+    assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('CPU path: without WebGPU the lab trains on the CPU and stays responsive', { timeout: 300_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForStatus(page, 'ready');
+    const backend = await page.$eval('#backend', (e) => e.textContent);
+    assert.match(backend, /^cpu/, backend);
+    const trainingStart = await page.evaluate(() => performance.now());
+    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 2048, batch: 32, epochs: 3 });
+    console.log(`  cpu ffnn: ${state.step} steps, ${state.imagesPerSec} images/s, ` +
+      `losses ${losses[0]?.toFixed(4)} → ${losses.at(-1)?.toFixed(4)}`);
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.ok(losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
+    assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
+    // Responsiveness: long tasks during training (not page start-up).
+    const longTasks = await page.evaluate((t0) => window.__longtasks.filter((t) => t.start >= t0), trainingStart);
+    const longest = Math.max(0, ...longTasks.map((t) => t.duration));
+    console.log(`  longest main-thread task while training on the CPU: ${longest.toFixed(0)} ms (${longTasks.length} over 50 ms)`);
+    assert.equal(longTasks.length, 0, `long tasks: ${JSON.stringify(longTasks)}`);
+    const metrics = await page.$eval('#metrics', (t) => t.dataset.mse);
+    await waitForStatus(page, 'test metrics', 60_000);
+    assert.ok(parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse)) < 0.1, `metrics ${metrics}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-after-training.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Sketch: strokes make an MNIST-like input and the pretrained model reconstructs it', { timeout: 120_000 }, async () => {
+  const { browser, page } = await openLab(CPU_ARGS);
+  try {
+    await waitForStatus(page, 'ready');
+    await page.waitForFunction(() => /epochs trained/.test(document.querySelector('#model-note').textContent));
+    const box = await page.locator('#sketch').boundingBox();
+    // A "7": a top bar and a diagonal.
+    const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+    await page.mouse.move(...at(0.3, 0.25));
+    await page.mouse.down();
+    for (const [fx, fy] of [[0.5, 0.25], [0.7, 0.25], [0.6, 0.45], [0.5, 0.65], [0.42, 0.8]]) {
+      await page.mouse.move(...at(fx, fy), { steps: 6 });
+    }
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    const input = await canvasDigit(page, '#sketch-input');
+    const recon = await canvasDigit(page, '#sketch-recon');
+    const blank = input.map(() => 0);
+    const inked = input.filter((v) => v > 0.5).length;
+    console.log(`  sketch: ${inked} inked input pixels; MSE(recon, input) ${mse(recon, input).toFixed(4)} vs blank ${mse(blank, input).toFixed(4)}`);
+    assert.ok(inked > 20, 'the sketch input is blank');
+    assert.ok(recon.some((v) => v > 0.5), 'the reconstruction is blank');
+    assert.ok(mse(recon, input) < mse(blank, input) * 0.7, 'the reconstruction is not closer than a blank image');
+    await page.click('#clear-sketch');
+    await page.waitForTimeout(300);
+    assert.ok((await canvasDigit(page, '#sketch-input')).every((v) => v < 0.2), 'clear did not clear');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Bad input: a corrupted MNIST file and a corrupt weights upload give clear errors', { timeout: 120_000 }, async () => {
+  // 1. The server hands out a truncated label file.
+  const corrupt = await openLab(CPU_ARGS, {
+    route: (page) => page.route('**/mnist/t10k-labels-idx1-ubyte.gz', async (route) => {
+      const real = fs.readFileSync(path.join(DIST, 'mnist/t10k-labels-idx1-ubyte.gz'));
+      await route.fulfill({ status: 200, contentType: 'application/gzip', body: real.subarray(0, 1000) });
+    }),
+  });
+  try {
+    await waitForStatus(corrupt.page, 'error');
+    const message = await corrupt.page.$eval('#status', (e) => e.textContent);
+    console.log(`  corrupt data: ${message}`);
+    assert.match(message, /t10k-labels-idx1-ubyte\.gz/);
+    // The page still works: the sketch pad reconstructs with the pretrained weights.
+    const box = await corrupt.page.locator('#sketch').boundingBox();
+    await corrupt.page.mouse.move(box.x + box.width / 2, box.y + 40);
+    await corrupt.page.mouse.down();
+    await corrupt.page.mouse.move(box.x + box.width / 2, box.y + box.height - 40, { steps: 10 });
+    await corrupt.page.mouse.up();
+    await corrupt.page.waitForTimeout(500);
+    assert.ok((await canvasDigit(corrupt.page, '#sketch-recon')).some((v) => v > 0.3));
+  } finally {
+    await corrupt.browser.close();
+  }
+
+  // 2. A corrupt weights file is refused and the model is left as it was.
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForStatus(page, 'ready');
+    await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.updated);
+    const before = await gridSpread(page);
+    await page.setInputFiles('#upload-weights', { name: 'broken.bin', mimeType: 'application/octet-stream',
+      buffer: Buffer.from('MNISTAE\0 but then garbage') });
+    await waitForStatus(page, 'error');
+    const message = await page.$eval('#status', (e) => e.textContent);
+    console.log(`  corrupt weights: ${message}`);
+    assert.match(message, /broken\.bin/);
+    assert.match(message, /unchanged/);
+    await page.click('#evaluate');
+    await waitForStatus(page, 'test metrics', 60_000);
+    assert.ok(parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse)) < 0.05, 'model was damaged');
+    assert.equal(await gridSpread(page), before);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
