@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, native unit + integration tests on the real MNIST,
-# and the WebAssembly build of the library.
+# Runs every test: formatting, lints (native and wasm32), native unit + integration tests on
+# the real MNIST, the wasm32 build of the library, the release page (trunk) and the
+# end-to-end browser tests in Chromium (WebGPU on SwiftShader and the CPU fallback).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+export PATH="$repo/scripts/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
@@ -11,11 +13,15 @@ step "set-up"
 scripts/setup.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy"
+step "cargo clippy (native and wasm32)"
 cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
 step "cargo test"
 cargo test --quiet
 step "wasm32 build of the library"
 cargo build --target wasm32-unknown-unknown --lib --quiet
-step "all tests passed"
+step "trunk build --release"
+trunk build --release
+step "browser end-to-end tests"
+(cd tests/e2e && node --test --test-concurrency=1 lab.test.mjs)
+step "all tests passed (screenshot: tests/e2e/artifacts/lab-after-training.png)"

@@ -13,7 +13,7 @@ use crate::data::Mnist;
 use crate::metrics::{self, Metrics};
 use crate::model::ModelKind;
 use crate::training::{EpochRecord, TrainConfig, Trainer};
-use crate::weights::{self, WeightsHeader};
+use crate::weights::{self, Precision, WeightsHeader};
 
 /// Train and evaluate MNIST autoencoders.
 #[derive(Parser, Debug)]
@@ -29,6 +29,29 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate saved weights on the 10k test set.
     Eval(EvalArgs),
+    /// Rewrite a weights file in another precision (f16 halves the size).
+    Convert(ConvertArgs),
+}
+
+#[derive(Args, Debug)]
+struct ConvertArgs {
+    /// Weights file to read.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Where to write the converted file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Storage precision of the output.
+    #[arg(long, value_parser = parse_precision)]
+    precision: Precision,
+}
+
+fn parse_precision(name: &str) -> Result<Precision, String> {
+    match name {
+        "f32" => Ok(Precision::F32),
+        "f16" => Ok(Precision::F16),
+        other => Err(format!("unknown precision '{other}' (expected f32 or f16)")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +89,9 @@ struct TrainArgs {
     /// Where to write the weights (default: runs/<model>.bin).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Storage precision of the weights file: f32 or f16.
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    precision: Precision,
 }
 
 #[derive(Args, Debug)]
@@ -110,6 +136,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
+        Command::Convert(args) => convert(args),
     }
 }
 
@@ -150,6 +177,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         &WeightsHeader {
             model: config.model,
             epochs: epochs_done,
+            precision: args.precision,
         },
     )
     .map_err(|e| e.to_string())?;
@@ -211,6 +239,24 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         history: Vec::new(),
     };
     print_report(&report, args.common.json)
+}
+
+fn convert(args: ConvertArgs) -> Result<(), String> {
+    let bytes = std::fs::read(&args.weights)
+        .map_err(|e| format!("cannot read {}: {e}", args.weights.display()))?;
+    let (model, mut header) = weights::from_bytes(&bytes, &Device::flex())
+        .map_err(|e| format!("{}: {e}", args.weights.display()))?;
+    header.precision = args.precision;
+    let out = weights::to_bytes(&model, &header).map_err(|e| e.to_string())?;
+    write_file(&args.out, &out)?;
+    println!(
+        "{} → {} ({} → {} bytes)",
+        args.weights.display(),
+        args.out.display(),
+        bytes.len(),
+        out.len()
+    );
+    Ok(())
 }
 
 fn test_metrics(

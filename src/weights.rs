@@ -5,9 +5,9 @@
 //! Loading checks each part, so a file for another model, a truncated or corrupted file,
 //! or one from an unknown format version gives a clear [`WeightsError`].
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::{Bytes, DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Model, ModelConfig, ModelKind};
@@ -17,12 +17,24 @@ const MAGIC: &[u8; 8] = b"MNISTAE\0";
 pub const FORMAT_VERSION: u32 = 1;
 const MAX_HEADER: usize = 64 * 1024;
 
+/// How the tensors are stored (they are always loaded as `f32`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    /// Half precision: half the size, for large models.
+    F16,
+}
+
 /// What a weights file says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightsHeader {
     pub model: ModelConfig,
     /// Completed training epochs, for information.
     pub epochs: usize,
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 /// What can be wrong with a weights file.
@@ -54,8 +66,11 @@ pub enum WeightsError {
 /// Serialises `model` (any device, autodiff or not) with its header.
 pub fn to_bytes(model: &Model, header: &WeightsHeader) -> Result<Vec<u8>, WeightsError> {
     let json = serde_json::to_vec(header).map_err(|e| WeightsError::BadHeader(e.to_string()))?;
+    let model = match header.precision {
+        Precision::F32 => model.valid(),
+        Precision::F16 => model.valid().map(&mut CastTo(DType::F16)),
+    };
     let payload = model
-        .valid()
         .into_record()
         .into_bytes()
         .map_err(|e| WeightsError::Mismatch {
@@ -145,6 +160,16 @@ pub fn from_bytes_for(
     from_bytes(bytes, device)
 }
 
+/// Casts every float tensor of a module.
+struct CastTo(DType);
+
+impl ModuleMapper for CastTo {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dtype = self.0;
+        param.map(move |tensor| tensor.cast(dtype))
+    }
+}
+
 /// A cursor over the file that reports which part was cut short.
 struct Reader<'a>(&'a [u8]);
 
@@ -197,6 +222,7 @@ mod tests {
         WeightsHeader {
             model: ModelConfig::new(kind),
             epochs: 3,
+            precision: Precision::F32,
         }
     }
 
@@ -276,6 +302,38 @@ mod tests {
         assert_eq!(
             from_bytes(b"PK\x03\x04 a zip file", &device).unwrap_err(),
             WeightsError::NotWeights
+        );
+    }
+
+    #[test]
+    fn half_precision_halves_the_size_and_stays_close() {
+        let device = Device::flex();
+        let model = ModelConfig::new(ModelKind::Ffnn).init(&device).unwrap();
+        let mut half = header(ModelKind::Ffnn);
+        half.precision = Precision::F16;
+        let full_bytes = to_bytes(&model, &header(ModelKind::Ffnn)).unwrap();
+        let half_bytes = to_bytes(&model, &half).unwrap();
+        assert!(
+            half_bytes.len() < full_bytes.len() * 6 / 10,
+            "{} vs {}",
+            half_bytes.len(),
+            full_bytes.len()
+        );
+        let (loaded, read) = from_bytes(&half_bytes, &device).unwrap();
+        assert_eq!(read.precision, Precision::F16);
+        for (a, b) in tensors(&model)
+            .iter()
+            .flatten()
+            .zip(tensors(&loaded).iter().flatten())
+        {
+            assert!((a - b).abs() <= a.abs() * 1e-3 + 1e-6, "{a} vs {b}");
+        }
+        assert_eq!(
+            loaded
+                .valid()
+                .forward(Tensor::<4>::ones([1, 1, 28, 28], &device))
+                .dtype(),
+            DType::F32
         );
     }
 

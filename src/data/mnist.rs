@@ -43,7 +43,7 @@ impl ImageSet {
     /// Builds a set from raw pixels (N×784) and N labels; `Err((labels, images))` on a count mismatch.
     pub fn new(pixels: Vec<u8>, labels: Vec<u8>) -> Result<Self, (usize, usize)> {
         let images = pixels.len() / IMAGE_PIXELS;
-        if pixels.len() % IMAGE_PIXELS != 0 || labels.len() != images {
+        if !pixels.len().is_multiple_of(IMAGE_PIXELS) || labels.len() != images {
             return Err((labels.len(), images));
         }
         Ok(Self { pixels, labels })

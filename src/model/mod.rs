@@ -119,7 +119,9 @@ impl ModelConfig {
         };
         match self.kind {
             _ if self.code_size == 0 => bad("it must be positive"),
-            ModelKind::ConvTranspose | ModelKind::Upsample if self.code_size % 49 != 0 => {
+            ModelKind::ConvTranspose | ModelKind::Upsample
+                if !self.code_size.is_multiple_of(49) =>
+            {
                 bad("a convolutional code is channels × 7 × 7, a multiple of 49")
             }
             _ if self.code_size > 4096 => bad("at most 4096"),

@@ -23,6 +23,10 @@ use crate::weights::{self, WeightsHeader};
 const FRAME_BUDGET_MS: f64 = 10.0;
 /// Refresh the reconstruction grid at least this often while training.
 const GRID_REFRESH_MS: f64 = 2000.0;
+/// Redraw the loss chart at most this often (plotters on a canvas costs milliseconds).
+const CHART_REFRESH_MS: f64 = 1000.0;
+/// Test images measured per frame.
+const EVAL_CHUNK: usize = 50;
 /// Digits per class shown in the reconstruction grid (2 rows of 0–9).
 const GRID_PER_CLASS: usize = 2;
 
@@ -383,7 +387,7 @@ fn read_settings() -> Result<TrainConfig, String> {
         .ok_or("training-set size must be a whole number from 1 to 48000")?;
     config.train_limit = (train_size < 48_000).then_some(train_size);
     // Validation in batches a frame can afford; losses read back once per frame instead.
-    config.eval_batch_size = (config.batch_size * 4).clamp(32, 200);
+    config.eval_batch_size = (config.batch_size * 2).clamp(16, 64);
     config.sync_every = 1_000_000;
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
@@ -494,6 +498,8 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
     };
     let mut gpu_steps_per_frame = 1usize;
     let mut last_grid = dom::now();
+    let mut last_chart = f64::MIN;
+    let mut longest_frame_ms = 0.0;
     let mut smoothed: Option<f64> = None;
     loop {
         dom::next_frame().await;
@@ -565,10 +571,31 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
         }
         let snapshot = snapshot(&trainer, &clock);
         show_progress_of(Some(&snapshot), "training", &caption(&snapshot));
-        let curves = with_app(|app| app.curves.clone());
-        chart::draw(&curves, trainer.config().epochs);
 
+        let frame_ms = dom::now() - frame_start;
+        if frame_ms > longest_frame_ms {
+            longest_frame_ms = frame_ms;
+            dom::set_attr(
+                &dom::get::<HtmlElement>("progress"),
+                "data-longest-frame-ms",
+                &format!("{frame_ms:.1}"),
+            );
+        }
+        // Views update in frames of their own, so no single task grows long.
+        if record.is_some() || dom::now() - last_chart > CHART_REFRESH_MS || trainer.is_finished() {
+            dom::next_frame().await;
+            last_chart = dom::now();
+            let curves = with_app(|app| app.curves.clone());
+            chart::draw(&curves, trainer.config().epochs);
+            let chart_ms = dom::now() - last_chart;
+            dom::set_attr(
+                &dom::get::<HtmlElement>("loss-chart"),
+                "data-draw-ms",
+                &format!("{chart_ms:.1}"),
+            );
+        }
         if record.is_some() || dom::now() - last_grid > GRID_REFRESH_MS || trainer.is_finished() {
+            dom::next_frame().await;
             last_grid = dom::now();
             publish_model(&trainer);
             refresh_grid().await;
@@ -711,6 +738,8 @@ fn request_sketch_update() {
     if start {
         spawn_local(async {
             loop {
+                // A frame of its own: never extend the task that asked for it.
+                dom::next_frame().await;
                 with_app(|app| app.sketch_dirty = false);
                 update_sketch().await;
                 let again = with_app(|app| {
@@ -720,7 +749,6 @@ fn request_sketch_update() {
                 if !again {
                     return;
                 }
-                dom::next_frame().await;
             }
         });
     }
@@ -759,9 +787,9 @@ async fn evaluate_and_show(limit: Option<usize>) {
     let count = limit.unwrap_or(test.len()).min(test.len());
     let mut accumulator = MetricsAccumulator::default();
     let indices: Vec<usize> = (0..count).collect();
-    for (done, chunk) in indices.chunks(100).enumerate() {
+    for (done, chunk) in indices.chunks(EVAL_CHUNK).enumerate() {
         status(
-            &format!("measuring on the test set: {} / {count}…", done * 100),
+            &format!("measuring on the test set: {} / {count}…", done * EVAL_CHUNK),
             false,
         );
         let output = model.forward(test.batch(chunk, &device));
@@ -860,6 +888,7 @@ fn download_weights() {
         &WeightsHeader {
             model: config,
             epochs,
+            precision: Default::default(),
         },
     ) {
         Ok(bytes) => bytes,

@@ -6,6 +6,19 @@ use plotters_canvas::CanvasBackend;
 
 use super::dom;
 
+/// The per-step curve is thinned to this many points before drawing.
+const MAX_STEP_POINTS: usize = 150;
+
+/// Every n-th point (and the last), so at most about `max` remain.
+fn thin(points: &[(f64, f64)], max: usize) -> impl Iterator<Item = (f64, f64)> + '_ {
+    let stride = points.len().div_ceil(max.max(1)).max(1);
+    points
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| i % stride == 0 || *i + 1 == points.len())
+        .map(|(_, &p)| p)
+}
+
 /// Everything the chart shows; x values are in epochs.
 #[derive(Default, Clone)]
 pub struct LossCurves {
@@ -54,16 +67,19 @@ fn plot(
             0f64..epochs.max(1) as f64,
             (low.max(1e-5)..high).log_scale(),
         )?;
+    // Few grid lines and labels: every canvas call costs main-thread time.
     chart
         .configure_mesh()
         .x_desc("epoch")
         .y_desc("MSE")
+        .x_labels(6)
+        .y_labels(5)
+        .max_light_lines(0)
         .y_label_formatter(&|y| format!("{y:.3}"))
-        .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
     let step_colour = RGBColor(160, 190, 230);
     chart
-        .draw_series(LineSeries::new(curves.steps.iter().copied(), &step_colour))?
+        .draw_series(LineSeries::new(thin(&curves.steps, MAX_STEP_POINTS), &step_colour))?
         .label("train (smoothed, per step)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], step_colour));
     for (points, colour, label) in [

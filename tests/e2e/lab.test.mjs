@@ -149,7 +149,8 @@ test('CPU path: without WebGPU the lab trains on the CPU and stays responsive', 
     // Responsiveness: long tasks during training (not page start-up).
     const longTasks = await page.evaluate((t0) => window.__longtasks.filter((t) => t.start >= t0), trainingStart);
     const longest = Math.max(0, ...longTasks.map((t) => t.duration));
-    console.log(`  longest main-thread task while training on the CPU: ${longest.toFixed(0)} ms (${longTasks.length} over 50 ms)`);
+    console.log(`  longest main-thread task while training on the CPU: ${longest.toFixed(0)} ms (${longTasks.length} over 50 ms); ` +
+      `longest training frame: ${state.longestFrameMs} ms; chart draw ${await page.$eval('#loss-chart', (c) => c.dataset.drawMs)} ms`);
     assert.equal(longTasks.length, 0, `long tasks: ${JSON.stringify(longTasks)}`);
     const metrics = await page.$eval('#metrics', (t) => t.dataset.mse);
     await waitForStatus(page, 'test metrics', 60_000);
