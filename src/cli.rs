@@ -101,6 +101,9 @@ struct EvalArgs {
     /// Weights file written by `mnist-ae train`.
     #[arg(long)]
     weights: PathBuf,
+    /// Measure only the first N test images.
+    #[arg(long)]
+    limit: Option<usize>,
 }
 
 fn parse_model(name: &str) -> Result<ModelKind, String> {
@@ -184,7 +187,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
     write_file(&out, &bytes)?;
     result.map_err(|e| format!("{e} (weights saved to {})", out.display()))?;
 
-    let test = test_metrics(trainer.model(), &mnist, &device)?;
+    let test = test_metrics(trainer.model(), &mnist, None, &device)?;
     let last = trainer.history().last();
     let report = Report {
         model: kind,
@@ -217,7 +220,7 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", args.weights.display()))?;
     let mnist = load_data(&args.common.data)?;
     let started = Instant::now();
-    let test = test_metrics(&model, &mnist, &device)?;
+    let test = test_metrics(&model, &mnist, args.limit, &device)?;
     let report = Report {
         model: header.model.kind,
         epochs: header.epochs,
@@ -262,9 +265,11 @@ fn convert(args: ConvertArgs) -> Result<(), String> {
 fn test_metrics(
     model: &crate::model::Model,
     mnist: &Mnist,
+    limit: Option<usize>,
     device: &Device,
 ) -> Result<Metrics, String> {
-    let indices: Vec<usize> = (0..mnist.test.len()).collect();
+    let count = limit.unwrap_or(usize::MAX).min(mnist.test.len());
+    let indices: Vec<usize> = (0..count).collect();
     pollster::block_on(metrics::evaluate(model, &mnist.test, &indices, 500, device))
         .map_err(|e| format!("evaluation failed: {e}"))
 }

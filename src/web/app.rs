@@ -20,11 +20,11 @@ use crate::training::{TrainConfig, TrainError, Trainer, read_values};
 use crate::weights::{self, WeightsHeader};
 
 /// Main-thread work per frame on the CPU backend, in milliseconds.
-const FRAME_BUDGET_MS: f64 = 10.0;
+const FRAME_BUDGET_MS: f64 = 8.0;
 /// Refresh the reconstruction grid at least this often while training.
 const GRID_REFRESH_MS: f64 = 2000.0;
 /// Redraw the loss chart at most this often (plotters on a canvas costs milliseconds).
-const CHART_REFRESH_MS: f64 = 1000.0;
+const CHART_REFRESH_MS: f64 = 2000.0;
 /// Test images measured per frame.
 const EVAL_CHUNK: usize = 50;
 /// Digits per class shown in the reconstruction grid (2 rows of 0–9).
@@ -583,7 +583,7 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
         }
         // Views update in frames of their own, so no single task grows long.
         if record.is_some() || dom::now() - last_chart > CHART_REFRESH_MS || trainer.is_finished() {
-            dom::next_frame().await;
+            dom::yield_task().await;
             last_chart = dom::now();
             let curves = with_app(|app| app.curves.clone());
             chart::draw(&curves, trainer.config().epochs);
@@ -595,7 +595,7 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
             );
         }
         if record.is_some() || dom::now() - last_grid > GRID_REFRESH_MS || trainer.is_finished() {
-            dom::next_frame().await;
+            dom::yield_task().await;
             last_grid = dom::now();
             publish_model(&trainer);
             refresh_grid().await;
@@ -738,8 +738,8 @@ fn request_sketch_update() {
     if start {
         spawn_local(async {
             loop {
-                // A frame of its own: never extend the task that asked for it.
-                dom::next_frame().await;
+                // A task of its own: never extend the task that asked for it.
+                dom::yield_task().await;
                 with_app(|app| app.sketch_dirty = false);
                 update_sketch().await;
                 let again = with_app(|app| {
@@ -789,7 +789,10 @@ async fn evaluate_and_show(limit: Option<usize>) {
     let indices: Vec<usize> = (0..count).collect();
     for (done, chunk) in indices.chunks(EVAL_CHUNK).enumerate() {
         status(
-            &format!("measuring on the test set: {} / {count}…", done * EVAL_CHUNK),
+            &format!(
+                "measuring on the test set: {} / {count}…",
+                done * EVAL_CHUNK
+            ),
             false,
         );
         let output = model.forward(test.batch(chunk, &device));

@@ -79,7 +79,10 @@ fn plot(
         .draw()?;
     let step_colour = RGBColor(160, 190, 230);
     chart
-        .draw_series(LineSeries::new(thin(&curves.steps, MAX_STEP_POINTS), &step_colour))?
+        .draw_series(LineSeries::new(
+            thin(&curves.steps, MAX_STEP_POINTS),
+            &step_colour,
+        ))?
         .label("train (smoothed, per step)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], step_colour));
     for (points, colour, label) in [

@@ -58,3 +58,15 @@ pub async fn next_frame() {
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
+
+/// Resolves in a new task (`setTimeout(0)`): work after it does not lengthen the current
+/// task. (Awaiting the next frame does not suffice: all of a frame's
+/// `requestAnimationFrame` callbacks run in one task.)
+pub async fn yield_task() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window()
+            .set_timeout_with_callback(&resolve)
+            .expect("setTimeout");
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

@@ -151,11 +151,11 @@ test('CPU path: without WebGPU the lab trains on the CPU and stays responsive', 
     const longest = Math.max(0, ...longTasks.map((t) => t.duration));
     console.log(`  longest main-thread task while training on the CPU: ${longest.toFixed(0)} ms (${longTasks.length} over 50 ms); ` +
       `longest training frame: ${state.longestFrameMs} ms; chart draw ${await page.$eval('#loss-chart', (c) => c.dataset.drawMs)} ms`);
+    await waitForStatus(page, 'test metrics', 60_000);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-after-training.png'), fullPage: true });
     assert.equal(longTasks.length, 0, `long tasks: ${JSON.stringify(longTasks)}`);
     const metrics = await page.$eval('#metrics', (t) => t.dataset.mse);
-    await waitForStatus(page, 'test metrics', 60_000);
-    assert.ok(parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse)) < 0.1, `metrics ${metrics}`);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-after-training.png'), fullPage: true });
+    assert.ok(parseFloat(metrics) < 0.1, `metrics ${metrics}`);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

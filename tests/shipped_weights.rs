@@ -1,0 +1,42 @@
+//! Every file in `weights/` loads into its model and reproduces the test MSE its manifest records.
+
+mod common;
+
+use burn::tensor::Device;
+use mnist_ae::metrics::evaluate;
+use mnist_ae::model::ModelKind;
+use mnist_ae::weights;
+
+#[test]
+fn shipped_weights_reproduce_their_manifest() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let entries = manifest["models"].as_array().unwrap();
+    assert_eq!(entries.len(), 4, "one entry per model");
+    let mnist = common::mnist();
+    let device = Device::flex();
+    let first_1000: Vec<usize> = (0..1000).collect();
+    for entry in entries {
+        let kind: ModelKind = entry["model"].as_str().unwrap().parse().unwrap();
+        let bytes = std::fs::read(dir.join(entry["file"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            bytes.len() as u64,
+            entry["bytes"].as_u64().unwrap(),
+            "{kind} size"
+        );
+        let (model, header) = weights::from_bytes_for(&bytes, kind, &device).unwrap();
+        assert_eq!(
+            header.epochs, 20,
+            "{kind}: shipped weights are the 20-epoch ones"
+        );
+        let measured = pollster::block_on(evaluate(&model, &mnist.test, &first_1000, 500, &device))
+            .unwrap()
+            .mse;
+        let recorded = entry["test_first_1000"]["test_mse"].as_f64().unwrap();
+        assert!(
+            (measured - recorded).abs() <= recorded * 0.01,
+            "{kind}: measured {measured}, manifest {recorded}"
+        );
+    }
+}
