@@ -655,6 +655,10 @@ fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
     });
     if still_current {
         set_running_controls(false);
+        dom::set_text(
+            "model-note",
+            &format!("{} epochs trained here", trainer.history().len()),
+        );
         let mut snapshot = snapshot(
             trainer,
             &Clock {
