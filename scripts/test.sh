@@ -24,4 +24,4 @@ step "trunk build --release"
 trunk build --release
 step "browser end-to-end tests"
 (cd tests/e2e && node --test --test-concurrency=1 lab.test.mjs)
-step "all tests passed (screenshot: tests/e2e/artifacts/lab-after-training.png)"
+step "all tests passed (screenshots: tests/e2e/artifacts/lab-after-training.png, lab-pretrained-sketch.png)"

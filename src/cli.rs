@@ -1,4 +1,5 @@
-//! The native command line: `mnist-ae train` and `mnist-ae eval` on the CPU (burn-flex).
+//! The native command line on the CPU (burn-flex): `mnist-ae train`, `eval`, `convert`, and
+//! `sample` / `plot` for the README's figures.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,33 @@ enum Command {
     Eval(EvalArgs),
     /// Rewrite a weights file in another precision (f16 halves the size).
     Convert(ConvertArgs),
+    /// PNG of ten test digits (top row) and each model's reconstructions (one row each).
+    Sample(SampleArgs),
+    /// PNG of the train/validation curves from `train --json` reports or weights/manifest.json.
+    Plot(PlotArgs),
+}
+
+#[derive(Args, Debug)]
+struct SampleArgs {
+    /// Directory holding <model>.bin for the four models.
+    #[arg(long, default_value = "weights")]
+    weights_dir: PathBuf,
+    /// Directory with the four MNIST IDX files.
+    #[arg(long, default_value = "static/mnist")]
+    data: PathBuf,
+    /// Where to write the PNG.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct PlotArgs {
+    /// Where to write the PNG.
+    #[arg(long)]
+    out: PathBuf,
+    /// JSON reports written by `mnist-ae train --json`, or a weights manifest.
+    #[arg(required = true)]
+    reports: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +168,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
         Command::Convert(args) => convert(args),
+        Command::Sample(args) => sample(args),
+        Command::Plot(args) => plot(args),
     }
 }
 
@@ -259,6 +289,54 @@ fn convert(args: ConvertArgs) -> Result<(), String> {
         bytes.len(),
         out.len()
     );
+    Ok(())
+}
+
+fn sample(args: SampleArgs) -> Result<(), String> {
+    let mnist = load_data(&args.data)?;
+    let device = Device::flex();
+    let mut models = Vec::new();
+    for kind in ModelKind::ALL {
+        let path = args.weights_dir.join(format!("{kind}.bin"));
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (model, _) = weights::from_bytes_for(&bytes, kind, &device)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        models.push(model);
+    }
+    crate::figures::reconstruction_grid(&mnist.test, &models, 3, &args.out)?;
+    println!(
+        "wrote {} (rows: test digits, then {})",
+        args.out.display(),
+        ModelKind::ALL.map(|k| k.name()).join(", ")
+    );
+    Ok(())
+}
+
+fn plot(args: PlotArgs) -> Result<(), String> {
+    let mut runs = Vec::new();
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let not_json = |e| format!("{}: not a JSON report or manifest ({e})", path.display());
+        // A manifest holds one report-like entry per model; a report is the last line of `train --json`.
+        let entries = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(manifest) if manifest["models"].is_array() => {
+                manifest["models"].as_array().cloned().unwrap_or_default()
+            }
+            _ => vec![
+                serde_json::from_str(text.lines().last().unwrap_or_default()).map_err(not_json)?,
+            ],
+        };
+        for entry in entries {
+            let history: Vec<EpochRecord> = serde_json::from_value(entry["history"].clone())
+                .map_err(|e| format!("{}: no per-epoch history ({e})", path.display()))?;
+            let name = entry["model"].as_str().unwrap_or("?").to_string();
+            runs.push((name, history));
+        }
+    }
+    crate::figures::training_curves(&runs, &args.out)?;
+    println!("wrote {}", args.out.display());
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! - [`training`]: the one-batch-per-call training engine.
 //! - [`metrics`]: MSE, PSNR, SSIM and per-image L2.
 //! - [`weights`]: self-describing weights files.
+//! - [`cli`], `figures` (native only): the `mnist-ae` command line and the README's figures.
 //! - `web` (wasm only): the browser lab's DOM, canvas and scheduling layer.
 
 pub mod data;
@@ -16,6 +17,8 @@ pub mod weights;
 
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
+#[cfg(not(target_family = "wasm"))]
+pub mod figures;
 
 #[cfg(target_family = "wasm")]
 mod web;

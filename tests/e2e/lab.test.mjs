@@ -163,10 +163,15 @@ test('CPU path: without WebGPU the lab trains on the CPU and stays responsive', 
 });
 
 test('Sketch: strokes make an MNIST-like input and the pretrained model reconstructs it', { timeout: 120_000 }, async () => {
+  const opened = Date.now();
   const { browser, page } = await openLab(CPU_ARGS);
   try {
+    // Pretrained weights load by default: the first reconstructions appear with the data.
+    await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.updated, null, { timeout: 60_000 });
+    console.log(`  first reconstructions ${((Date.now() - opened) / 1000).toFixed(1)} s after opening the page (CPU path)`);
     await waitForStatus(page, 'ready');
     await page.waitForFunction(() => /epochs trained/.test(document.querySelector('#model-note').textContent));
+    assert.ok(await gridSpread(page) > 10, 'pretrained reconstructions are blank');
     const box = await page.locator('#sketch').boundingBox();
     // A "7": a top bar and a diagonal.
     const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
@@ -185,6 +190,7 @@ test('Sketch: strokes make an MNIST-like input and the pretrained model reconstr
     assert.ok(inked > 20, 'the sketch input is blank');
     assert.ok(recon.some((v) => v > 0.5), 'the reconstruction is blank');
     assert.ok(mse(recon, input) < mse(blank, input) * 0.7, 'the reconstruction is not closer than a blank image');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-pretrained-sketch.png'), fullPage: true });
     await page.click('#clear-sketch');
     await page.waitForTimeout(300);
     assert.ok((await canvasDigit(page, '#sketch-input')).every((v) => v < 0.2), 'clear did not clear');

@@ -1,0 +1,157 @@
+//! Figures for the README (native only): a PNG grid of test digits with each model's
+//! reconstruction, and a PNG of the training curves from the CLI's JSON reports.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use image::{GrayImage, Luma};
+use plotters::prelude::*;
+
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, images_tensor};
+use crate::model::Model;
+use crate::training::{EpochRecord, read_values};
+
+/// Writes a PNG: the first row holds the first test image of each digit 0–9, each
+/// following row one model's reconstructions of them; every pixel drawn `scale`×`scale`.
+pub fn reconstruction_grid(
+    test: &ImageSet,
+    models: &[Model],
+    scale: u32,
+    out: &Path,
+) -> Result<(), String> {
+    let indices: Vec<usize> = (0..10u8)
+        .filter_map(|digit| (0..test.len()).find(|&i| test.label(i) == digit))
+        .collect();
+    let originals: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| test.image(i).iter().map(|&p| f32::from(p) / 255.0))
+        .collect();
+    let device = Device::flex();
+    let mut rows = vec![originals.clone()];
+    for model in models {
+        let output = model
+            .valid()
+            .forward(images_tensor(originals.clone(), &device));
+        rows.push(pollster::block_on(read_values(output)).map_err(|e| e.to_string())?);
+    }
+    let (gap, side) = (4, IMAGE_SIDE as u32 * scale);
+    let cols = indices.len() as u32;
+    let mut canvas = GrayImage::from_pixel(
+        cols * (side + gap) + gap,
+        rows.len() as u32 * (side + gap) + gap,
+        Luma([96]),
+    );
+    for (r, row) in rows.iter().enumerate() {
+        for (c, image) in row.chunks(IMAGE_PIXELS).enumerate() {
+            let (ox, oy) = (gap + c as u32 * (side + gap), gap + r as u32 * (side + gap));
+            for y in 0..side {
+                for x in 0..side {
+                    let v = image[(y / scale) as usize * IMAGE_SIDE + (x / scale) as usize];
+                    canvas.put_pixel(
+                        ox + x,
+                        oy + y,
+                        Luma([(v.clamp(0.0, 1.0) * 255.0).round() as u8]),
+                    );
+                }
+            }
+        }
+    }
+    canvas
+        .save(out)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// Fonts tried, in order, for the curves' labels (plotters draws text with ab_glyph).
+const FONT_PATHS: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+];
+
+/// Registers the first system font found as plotters' "sans-serif".
+fn register_font() -> Result<(), String> {
+    let bytes = FONT_PATHS
+        .iter()
+        .find_map(|path| std::fs::read(path).ok())
+        .ok_or_else(|| {
+            format!(
+                "no TrueType font found for the labels (looked for {}); install fonts-dejavu-core",
+                FONT_PATHS.join(", ")
+            )
+        })?;
+    plotters::style::register_font("sans-serif", FontStyle::Normal, Vec::leak(bytes))
+        .map_err(|_| "the system font could not be read".to_string())
+}
+
+/// Line colours, one per run (matplotlib's first four, readable on white).
+const COLOURS: [RGBColor; 4] = [
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+];
+
+/// Writes a PNG of train (dashed) and validation (solid) MSE per epoch, one colour per run.
+pub fn training_curves(runs: &[(String, Vec<EpochRecord>)], out: &Path) -> Result<(), String> {
+    const SIZE: (u32, u32) = (900, 540);
+    register_font()?;
+    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    draw_curves(runs, BitMapBackend::with_buffer(&mut pixels, SIZE))
+        .map_err(|e| format!("cannot draw {}: {e}", out.display()))?;
+    image::RgbImage::from_raw(SIZE.0, SIZE.1, pixels)
+        .expect("buffer matches the size")
+        .save(out)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+fn draw_curves(
+    runs: &[(String, Vec<EpochRecord>)],
+    backend: BitMapBackend<'_>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    let values = runs
+        .iter()
+        .flat_map(|(_, h)| h.iter().flat_map(|r| [r.train_mse, r.val_mse]));
+    let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if low > high {
+        return Err("no epochs to plot".into());
+    }
+    let epochs = runs.iter().map(|(_, h)| h.len()).max().unwrap_or(1).max(2) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "MSE per pixel by epoch (dashed: train, solid: validation)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(1f64..epochs, (low * 0.9..high * 1.1).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("MSE")
+        .y_label_formatter(&|y| format!("{y:.4}"))
+        .draw()?;
+    for (i, (name, history)) in runs.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let train = history.iter().map(|r| (r.epoch as f64, r.train_mse));
+        chart.draw_series(DashedLineSeries::new(train, 6, 4, colour.stroke_width(2)))?;
+        let validation = history.iter().map(|r| (r.epoch as f64, r.val_mse));
+        chart
+            .draw_series(LineSeries::new(validation, colour.stroke_width(2)))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
