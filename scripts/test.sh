@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints (native and wasm32), native unit + integration tests on
-# the real MNIST, the wasm32 build of the library, the release page (trunk) and the
+# the real MNIST, the wasm32 build of the library, the library's and web layer's tests in the
+# browser (wasm-bindgen-test), the release page (trunk) and the
 # end-to-end browser tests in Chromium (WebGPU on SwiftShader and the CPU fallback).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,11 +16,14 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (native and wasm32)"
 cargo clippy --all-targets --quiet -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 step "cargo test"
 cargo test --quiet
 step "wasm32 build of the library"
 cargo build --target wasm32-unknown-unknown --lib --quiet
+step "wasm tests in headless Chromium (wasm-bindgen-test, CPU backend, no WebGPU adapter)"
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$repo/tests/webdriver.json" \
+  cargo test --target wasm32-unknown-unknown --lib
 step "trunk build --release"
 trunk build --release
 step "browser end-to-end tests"

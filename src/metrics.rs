@@ -165,6 +165,10 @@ pub async fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
+    // under wasm-bindgen-test.
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() < tol

@@ -427,7 +427,8 @@ impl Trainer {
     }
 }
 
-#[cfg(test)]
+/// Native tests (pollster drives the async engine); `web::backend` runs it in the browser.
+#[cfg(all(test, not(target_family = "wasm")))]
 mod tests {
     use super::*;
 

@@ -199,7 +199,11 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
+    // under wasm-bindgen-test.
     use crate::model::ModelKind;
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Every float tensor of the model (parameters and running statistics), in order.
     fn tensors(model: &Model) -> Vec<Vec<f32>> {

@@ -1,4 +1,5 @@
 //! The `mnist-ae` binary end to end: a real short run, and clear errors for bad input.
+#![cfg(not(target_family = "wasm"))] // native: real files, the CLI binary, pollster
 
 mod common;
 

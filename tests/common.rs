@@ -2,6 +2,7 @@
 
 // Each test crate uses part of these helpers.
 #![allow(dead_code)]
+#![cfg(not(target_family = "wasm"))]
 
 use std::path::PathBuf;
 

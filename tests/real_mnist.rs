@@ -1,4 +1,5 @@
 //! The data pipeline and the training engine on the real MNIST.
+#![cfg(not(target_family = "wasm"))] // native: real files, the CLI binary, pollster
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Every file in `weights/` loads into its model and reproduces the test MSE its manifest records.
+#![cfg(not(target_family = "wasm"))] // native: real files, the CLI binary, pollster
 
 mod common;
 

@@ -201,8 +201,12 @@ fn body<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
+    // under wasm-bindgen-test.
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn idx(type_byte: u8, dims: &[u32], body: &[u8]) -> Vec<u8> {
         let mut out = vec![0, 0, type_byte, dims.len() as u8];

@@ -172,6 +172,10 @@ impl Split {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
+    // under wasm-bindgen-test.
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn reference_split_is_48k_12k_disjoint_and_seeded() {

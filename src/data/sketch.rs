@@ -86,6 +86,10 @@ fn area_resample(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
+    // under wasm-bindgen-test.
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn blank(side: usize) -> Vec<f32> {
         vec![0.0; side * side]

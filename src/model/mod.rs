@@ -192,6 +192,10 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
+    // under wasm-bindgen-test.
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn every_model_has_the_expected_shapes_and_parameter_count() {

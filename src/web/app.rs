@@ -595,7 +595,6 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
             );
         }
         if record.is_some() || dom::now() - last_grid > GRID_REFRESH_MS || trainer.is_finished() {
-            dom::yield_task().await;
             last_grid = dom::now();
             publish_model(&trainer);
             refresh_grid().await;
@@ -706,7 +705,10 @@ fn fall_back_to_cpu(trainer: Trainer, reason: &str) -> Trainer {
 // ---------------------------------------------------------------- inference views
 
 /// Redraws the grid: the fixed test digits and, beneath, the model's reconstructions.
+/// Runs in a task of its own, so it never lengthens the task that asked for it
+/// (loading weights, a training frame).
 async fn refresh_grid() {
+    dom::yield_task().await;
     let Some((model, device, data, indices)) = with_app(|app| {
         let mnist = app.mnist.as_ref()?;
         Some((

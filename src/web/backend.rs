@@ -91,3 +91,49 @@ fn adapter_label(adapter: &JsValue) -> String {
         parts.join(" / ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use crate::data::{IMAGE_PIXELS, ImageSet};
+    use crate::model::ModelKind;
+    use crate::training::{TrainConfig, Trainer};
+
+    #[wasm_bindgen_test]
+    async fn without_an_adapter_webgpu_is_refused_with_a_reason() {
+        // scripts/test.sh starts the test browser without --enable-unsafe-webgpu.
+        let reason = webgpu()
+            .await
+            .err()
+            .expect("the test browser has no WebGPU adapter");
+        assert!(reason.contains("WebGPU"), "{reason}");
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_cpu_backend_trains_with_async_read_back() {
+        // Synthetic strokes: a bright bar whose row depends on the index.
+        let n = 200;
+        let mut pixels = vec![0u8; n * IMAGE_PIXELS];
+        for i in 0..n {
+            let row = 4 + i % 20;
+            pixels[i * IMAGE_PIXELS + row * 28 + 6..i * IMAGE_PIXELS + row * 28 + 22].fill(255);
+        }
+        let data = Arc::new(ImageSet::new(pixels, vec![0; n]).unwrap());
+        let mut config = TrainConfig::new(ModelKind::Ffnn);
+        config.epochs = 4;
+        config.batch_size = 16;
+        config.learning_rate = 1e-2;
+        config.sync_every = 4;
+        let mut trainer = Trainer::new(config, data, cpu().device).unwrap();
+        trainer.run(|_, _| {}).await.unwrap();
+        let history = trainer.history();
+        assert_eq!(history.len(), 4);
+        assert!(
+            history[3].train_mse < history[0].train_mse * 0.9,
+            "{history:?}"
+        );
+    }
+}

@@ -70,3 +70,21 @@ pub async fn yield_task() {
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
+
+/// Adds a `width × height` canvas with `id` to the page (tests build their own elements).
+#[cfg(test)]
+pub fn add_canvas(id: &str, width: u32, height: u32) -> web_sys::HtmlCanvasElement {
+    let canvas: web_sys::HtmlCanvasElement = document()
+        .create_element("canvas")
+        .expect("canvas")
+        .unchecked_into();
+    canvas.set_id(id);
+    canvas.set_width(width);
+    canvas.set_height(height);
+    document()
+        .body()
+        .expect("a body")
+        .append_child(&canvas)
+        .expect("appended");
+    canvas
+}

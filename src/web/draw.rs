@@ -50,3 +50,35 @@ pub fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
         .expect("2d context")
         .unchecked_into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn image_grid_draws_crisp_scaled_pixels() {
+        let canvas = dom::add_canvas("grid-test", 1, 1);
+        let mut first = vec![0.0f32; 28 * 28];
+        first[3 * 28 + 5] = 1.0;
+        let second = vec![0.5f32; 28 * 28];
+        image_grid("grid-test", &[&first, &second], 2, 2);
+        let width = 2 * 56 + GAP;
+        assert_eq!((canvas.width(), canvas.height()), (width as u32, 56));
+        let data = context(&canvas)
+            .get_image_data(0.0, 0.0, width as f64, 56.0)
+            .unwrap()
+            .data();
+        let red = |x: usize, y: usize| data[(y * width + x) * 4];
+        // Pixel (row 3, column 5) becomes a 2×2 block; its neighbours stay black.
+        for (x, y) in [(10, 6), (11, 6), (10, 7), (11, 7)] {
+            assert_eq!(red(x, y), 255, "({x}, {y})");
+        }
+        for (x, y) in [(9, 6), (12, 7), (10, 5), (11, 8)] {
+            assert_eq!(red(x, y), 0, "({x}, {y})");
+        }
+        // The gap between the images, then the second image at mid grey.
+        assert_eq!(red(56, 0), 40);
+        assert_eq!(red(56 + GAP, 0), 128);
+    }
+}

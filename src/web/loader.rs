@@ -92,3 +92,29 @@ pub async fn fetch_optional(url: &str) -> Result<Option<Vec<u8>>, String> {
         .map_err(|e| describe(url, e))?;
     Ok(Some(Uint8Array::new(&buffer).to_vec()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    async fn read_body_returns_every_byte_and_reports_progress() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let body = Uint8Array::from(data.as_slice());
+        let response = Response::new_with_opt_buffer_source(Some(body.as_ref())).unwrap();
+        let mut reported = 0;
+        let bytes = read_body("memory", response, |n| reported += n)
+            .await
+            .unwrap();
+        assert_eq!(bytes, data);
+        assert_eq!(reported, data.len());
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_missing_file_is_none_or_a_clear_error() {
+        assert_eq!(fetch_optional("no-such-file.bin").await, Ok(None));
+        let error = open("no-such-file.bin").await.unwrap_err();
+        assert!(error.starts_with("no-such-file.bin: HTTP 404"), "{error}");
+    }
+}

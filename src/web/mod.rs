@@ -27,3 +27,6 @@ pub fn lab_state() -> JsValue {
         .and_then(|state| serde_wasm_bindgen::to_value(&state).ok())
         .unwrap_or(JsValue::NULL)
 }
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

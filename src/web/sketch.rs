@@ -100,3 +100,47 @@ pub fn ink() -> (Vec<f32>, usize, usize) {
         .collect();
     (ink, w, h)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{IMAGE_SIDE, sketch::to_mnist};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn a_stroke_becomes_ink_and_an_mnist_style_digit() {
+        let pad = dom::add_canvas("sketch", 280, 280);
+        clear();
+        let ctx = draw::context(&pad);
+        ctx.begin_path();
+        ctx.move_to(140.0, 60.0);
+        ctx.line_to(140.0, 220.0);
+        ctx.stroke();
+
+        let (ink, width, height) = ink();
+        assert_eq!((width, height), (280, 280));
+        assert!(ink[140 * 280 + 140] > 0.9, "the stroke is inked");
+        assert_eq!(ink[140 * 280 + 20], 0.0, "the background is black");
+
+        // A vertical bar: scaled to the 20-pixel box, centred at column 14 like MNIST.
+        let digit = to_mnist(&ink, width, height).expect("ink found");
+        let row_inked = |r: usize| {
+            digit[r * IMAGE_SIDE..(r + 1) * IMAGE_SIDE]
+                .iter()
+                .any(|&v| v > 0.5)
+        };
+        let rows = (0..IMAGE_SIDE).filter(|&r| row_inked(r)).count();
+        assert!((17..=21).contains(&rows), "{rows} inked rows");
+        let mass: f32 = digit.iter().sum();
+        let centre: f32 = digit
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i % IMAGE_SIDE) as f32 * v)
+            .sum::<f32>()
+            / mass;
+        assert!(
+            (centre - 14.0).abs() < 1.0,
+            "centre of mass at column {centre}"
+        );
+    }
+}
