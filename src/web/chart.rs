@@ -61,6 +61,7 @@ fn plot(
     let mut chart = ChartBuilder::on(root)
         .caption("MSE per pixel", ("sans-serif", 16))
         .margin(8)
+        .margin_right(24)
         .x_label_area_size(32)
         .y_label_area_size(56)
         .build_cartesian_2d(
@@ -75,6 +76,13 @@ fn plot(
         .x_labels(6)
         .y_labels(5)
         .max_light_lines(0)
+        .x_label_formatter(&|x| {
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.1}")
+            }
+        })
         .y_label_formatter(&|y| format!("{y:.3}"))
         .draw()?;
     let step_colour = RGBColor(160, 190, 230);
