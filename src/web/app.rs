@@ -4,6 +4,8 @@
 //! State lives in one thread-local [`App`]; no borrow of it is ever held across an `await`.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use burn::module::Module;
 use wasm_bindgen::JsCast;
@@ -13,7 +15,9 @@ use web_sys::{Event, HtmlElement, HtmlInputElement, HtmlSelectElement};
 use super::backend::{self, Backend, Kind};
 use super::chart::{self, LossCurves};
 use super::{dom, draw, loader, sketch};
-use crate::data::{FILE_NAMES, IMAGE_PIXELS, Mnist, images_tensor, sketch as sketch_data};
+use crate::data::{
+    FILE_NAMES, IMAGE_PIXELS, ImageSet, Mnist, images_tensor, sketch as sketch_data,
+};
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::model::{Model, ModelConfig, ModelKind};
 use crate::training::{TrainConfig, TrainError, Trainer, read_values};
@@ -53,6 +57,8 @@ struct App {
     grid: Vec<usize>,
     sketch_busy: bool,
     sketch_dirty: bool,
+    /// Model kinds whose training step already ran once on a backend (see [`warm_up`]).
+    warmed: HashSet<(ModelKind, Kind)>,
 }
 
 thread_local! {
@@ -88,6 +94,7 @@ pub async fn run() {
             grid: Vec::new(),
             sketch_busy: false,
             sketch_dirty: false,
+            warmed: HashSet::new(),
         })
     });
     show_backend(fallback.as_deref());
@@ -112,6 +119,7 @@ pub async fn run() {
             );
             set_enabled("start", true);
             set_enabled("evaluate", true);
+            warm_up().await;
             refresh_grid().await;
         }
         Err(message) => status(&format!("error: {message}"), true),
@@ -313,6 +321,7 @@ fn wire_controls() {
                 app.epochs_trained = 0;
             });
             load_pretrained(true).await;
+            warm_up().await;
             refresh_grid().await;
         });
     });
@@ -502,7 +511,10 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
     let mut longest_frame_ms = 0.0;
     let mut smoothed: Option<f64> = None;
     loop {
+        // One batch of steps per animation frame, run in a task of its own right after the
+        // frame, so the browser's rendering work and ours never add up to one long task.
         dom::next_frame().await;
+        dom::yield_task().await;
         let frame_start = dom::now();
         match with_app(|app| app.run.filter(|(run, _)| *run == id).map(|(_, s)| s)) {
             None => return,
@@ -530,6 +542,19 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 break;
             }
         }
+        let frame_ms = dom::now() - frame_start;
+        if frame_ms > longest_frame_ms {
+            longest_frame_ms = frame_ms;
+            dom::set_attr(
+                &dom::get::<HtmlElement>("progress"),
+                "data-longest-frame-ms",
+                &format!("{frame_ms:.1}"),
+            );
+        }
+        // The read-back, the chart and the DOM updates each run in a task of their own, so
+        // no task grows long; the chart is drawn before this frame's DOM updates, while the
+        // page's style is clean (no forced style recalculation).
+        dom::yield_task().await;
         let synced = trainer.sync().await;
         if with_app(|app| app.run.map(|(run, _)| run) != Some(id)) {
             return;
@@ -546,11 +571,11 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
             }
         };
         if on_gpu {
-            // Keep each frame's GPU work near a frame's length.
-            let frame_ms = dom::now() - frame_start;
-            if frame_ms < 12.0 {
+            // Keep each frame's GPU work (enqueued steps and their read-back) near a frame's length.
+            let cycle_ms = dom::now() - frame_start;
+            if cycle_ms < 12.0 {
                 gpu_steps_per_frame = (gpu_steps_per_frame * 2).min(64);
-            } else if frame_ms > 40.0 && gpu_steps_per_frame > 1 {
+            } else if cycle_ms > 40.0 && gpu_steps_per_frame > 1 {
                 gpu_steps_per_frame /= 2;
             }
         }
@@ -569,19 +594,6 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 app.epochs_trained = r.epoch;
             });
         }
-        let snapshot = snapshot(&trainer, &clock);
-        show_progress_of(Some(&snapshot), "training", &caption(&snapshot));
-
-        let frame_ms = dom::now() - frame_start;
-        if frame_ms > longest_frame_ms {
-            longest_frame_ms = frame_ms;
-            dom::set_attr(
-                &dom::get::<HtmlElement>("progress"),
-                "data-longest-frame-ms",
-                &format!("{frame_ms:.1}"),
-            );
-        }
-        // Views update in frames of their own, so no single task grows long.
         if record.is_some() || dom::now() - last_chart > CHART_REFRESH_MS || trainer.is_finished() {
             dom::yield_task().await;
             last_chart = dom::now();
@@ -594,6 +606,8 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 &format!("{chart_ms:.1}"),
             );
         }
+        let snapshot = snapshot(&trainer, &clock);
+        show_progress_of(Some(&snapshot), "training", &caption(&snapshot));
         if record.is_some() || dom::now() - last_grid > GRID_REFRESH_MS || trainer.is_finished() {
             last_grid = dom::now();
             publish_model(&trainer);
@@ -634,6 +648,46 @@ fn snapshot(trainer: &Trainer, clock: &Clock) -> Snapshot {
         images_per_sec,
         eta_sec: epoch_sec * epochs as f64 * (1.0 - fraction),
         epoch_sec,
+    }
+}
+
+/// Runs one throwaway training step (and its read-back) of the selected model on a few test
+/// images, once per model and backend, in a task of its own (and, the first time, draws a
+/// throwaway chart). The browser compiles wasm code lazily, so the first step and the first
+/// chart of a run would otherwise stall the first training frames.
+async fn warm_up() {
+    let kind = selected_kind();
+    let Some((device, test, first)) = with_app(|app| {
+        let test = app.mnist.as_ref()?.test.clone();
+        let first = app.warmed.is_empty();
+        app.warmed
+            .insert((kind, app.backend.kind))
+            .then(|| (app.backend.device.clone(), test, first))
+    }) else {
+        return;
+    };
+    if first {
+        // The chart's series code too: a throwaway curve, then the empty chart again.
+        dom::yield_task().await;
+        let points = vec![(0.5, 0.1), (1.0, 0.05)];
+        let sample = LossCurves {
+            steps: points.clone(),
+            train: points.clone(),
+            validation: points,
+        };
+        chart::draw(&sample, 1);
+        chart::draw(&LossCurves::default(), read_usize("epochs").unwrap_or(20));
+    }
+    dom::yield_task().await;
+    let pixels = (0..4).flat_map(|i| test.image(i).to_vec()).collect();
+    let labels = (0..4).map(|i| test.label(i)).collect();
+    let data = Arc::new(ImageSet::new(pixels, labels).expect("whole images"));
+    let mut config = TrainConfig::new(kind);
+    config.batch_size = 2;
+    if let Ok(mut trainer) = Trainer::new(config, data, device) {
+        trainer.step();
+        // Only the compiled code matters; a failure here shows up again in a real run.
+        let _ = trainer.sync().await;
     }
 }
 
@@ -962,6 +1016,7 @@ async fn switch_backend(wanted: String) {
     });
     show_backend(None);
     status(&format!("now on {wanted}"), false);
+    warm_up().await;
     refresh_grid().await;
     request_sketch_update();
 }

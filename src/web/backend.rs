@@ -16,7 +16,7 @@ pub struct Backend {
     pub label: String,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Kind {
     WebGpu,
     Cpu,

@@ -30,6 +30,8 @@ pub struct LossCurves {
 /// Redraws `#loss-chart`.
 pub fn draw(curves: &LossCurves, epochs: usize) {
     let canvas: web_sys::HtmlCanvasElement = dom::get("loss-chart");
+    // Creates the context our way (see `draw::context`) before plotters asks for it.
+    super::draw::context(&canvas);
     let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
         return;
     };

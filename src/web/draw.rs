@@ -40,11 +40,16 @@ pub fn image_grid(id: &str, images: &[&[f32]], cols: usize, scale: usize) {
         .expect("put image");
 }
 
-/// The 2-D context of a canvas.
+/// The 2-D context of a canvas. The first call creates it with `willReadFrequently`: a
+/// CPU-side canvas, which the sketch pad reads on every stroke and on which small drawings
+/// (the chart, the grids) cost less main-thread time than on a GPU-backed one.
 pub fn context(canvas: &HtmlCanvasElement) -> CanvasRenderingContext2d {
     use wasm_bindgen::JsCast;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"willReadFrequently".into(), &true.into())
+        .expect("a plain object");
     canvas
-        .get_context("2d")
+        .get_context_with_context_options("2d", &options)
         .ok()
         .flatten()
         .expect("2d context")
