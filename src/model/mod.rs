@@ -12,8 +12,8 @@ mod upsample;
 use std::fmt;
 use std::str::FromStr;
 
-use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Device, ExecutionError, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub use conv_transpose::ConvTranspose;
@@ -187,6 +187,41 @@ impl Model {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
         self.decode(self.encode(images))
     }
+
+    /// A copy of this model (without autodiff) on `device`, its tensors read back
+    /// asynchronously: in the browser a WebGPU tensor cannot be read synchronously, so
+    /// `Module::fork` cannot leave the GPU there.
+    pub async fn copy_to(&self, device: &Device) -> Result<Model, ExecutionError> {
+        /// Every float tensor (parameters and running statistics), flattened, in visit order.
+        struct Collect(Vec<Tensor<1>>);
+        impl ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let tensor = param.val();
+                let len = tensor.shape().num_elements();
+                self.0.push(tensor.reshape([len]));
+            }
+        }
+        /// Puts the read-back values, in the same order, into tensors on `device`.
+        struct Fill<'a>(std::vec::IntoIter<TensorData>, &'a Device);
+        impl ModuleMapper for Fill<'_> {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let data = self.0.next().expect("one value set per tensor");
+                let device = self.1.clone();
+                param.map(move |tensor| {
+                    let dims: [usize; D] = tensor.dims();
+                    Tensor::<1>::from_data(data, &device).reshape(dims)
+                })
+            }
+        }
+        let model = self.valid();
+        let mut collect = Collect(Vec::new());
+        model.visit(&mut collect);
+        let mut values = Vec::with_capacity(collect.0.len());
+        for tensor in collect.0 {
+            values.push(tensor.into_data_async().await?);
+        }
+        Ok(model.map(&mut Fill(values.into_iter(), device)))
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +256,29 @@ mod tests {
                 "{kind}: sigmoid range"
             );
             assert_eq!(model.num_params(), params, "{kind} parameters");
+        }
+    }
+
+    /// Runs a future that needs no waiting (CPU tensors), natively and in wasm alike.
+    fn ready<F: Future>(future: F) -> F::Output {
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::pin!(future).poll(&mut context) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("a CPU read-back should not wait"),
+        }
+    }
+
+    #[test]
+    fn copy_to_keeps_every_value() {
+        let device = Device::flex();
+        for kind in ModelKind::ALL {
+            let model = ModelConfig::new(kind).init(&device).unwrap();
+            let copy = ready(model.copy_to(&device)).unwrap();
+            let images = Tensor::<4>::ones([2, 1, 28, 28], &device).mul_scalar(0.4);
+            let a = model.forward(images.clone()).into_data();
+            let b = copy.forward(images).into_data();
+            assert_eq!(a, b, "{kind}");
+            assert_eq!(copy.num_params(), model.num_params());
         }
     }
 

@@ -29,6 +29,8 @@ const FRAME_BUDGET_MS: f64 = 8.0;
 const GRID_REFRESH_MS: f64 = 2000.0;
 /// Redraw the loss chart at most this often (plotters on a canvas costs milliseconds).
 const CHART_REFRESH_MS: f64 = 2000.0;
+/// On WebGPU, copy the weights to the CPU at least this often while training.
+const CHECKPOINT_MS: f64 = 10_000.0;
 /// Test images measured per frame.
 const EVAL_CHUNK: usize = 50;
 /// Digits per class shown in the reconstruction grid (2 rows of 0–9).
@@ -334,7 +336,9 @@ fn wire_controls() {
             refresh_grid().await;
         })
     });
-    dom::on("download-weights", "click", |_: Event| download_weights());
+    dom::on("download-weights", "click", |_: Event| {
+        spawn_local(download_weights())
+    });
     dom::on("upload-weights", "change", |event: Event| {
         let input: HtmlInputElement = event.target().expect("input").unchecked_into();
         if let Some(file) = input.files().and_then(|files| files.get(0)) {
@@ -510,6 +514,10 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
     let mut last_chart = f64::MIN;
     let mut longest_frame_ms = 0.0;
     let mut smoothed: Option<f64> = None;
+    // On WebGPU, a CPU copy of the weights (start, each epoch, every CHECKPOINT_MS): a lost
+    // GPU device cannot be read any more, so this is what training continues from.
+    let mut checkpoint: Option<(Model, usize)> = None;
+    let mut last_checkpoint = f64::MIN;
     loop {
         // One batch of steps per animation frame, run in a task of its own right after the
         // frame, so the browser's rendering work and ours never add up to one long task.
@@ -562,7 +570,7 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
         let record = match synced {
             Ok(record) => record,
             Err(TrainError::Device(reason)) if on_gpu => {
-                trainer = fall_back_to_cpu(trainer, &reason);
+                trainer = fall_back_to_cpu(trainer, checkpoint.take(), &reason);
                 continue;
             }
             Err(error) => {
@@ -570,6 +578,12 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 return;
             }
         };
+        if on_gpu && (record.is_some() || dom::now() - last_checkpoint > CHECKPOINT_MS) {
+            last_checkpoint = dom::now();
+            if let Ok(copy) = trainer.model().copy_to(&backend::cpu().device).await {
+                checkpoint = Some((copy, trainer.global_step()));
+            }
+        }
         if on_gpu {
             // Keep each frame's GPU work (enqueued steps and their read-back) near a frame's length.
             let cycle_ms = dom::now() - frame_start;
@@ -736,21 +750,26 @@ fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
     }
 }
 
-/// The WebGPU device failed: carry on from the last good weights on the CPU.
-fn fall_back_to_cpu(trainer: Trainer, reason: &str) -> Trainer {
+/// The WebGPU device failed: carry on on the CPU from the last checkpoint (or from scratch,
+/// if the device failed before the first one).
+fn fall_back_to_cpu(trainer: Trainer, checkpoint: Option<(Model, usize)>, reason: &str) -> Trainer {
     let cpu = backend::cpu();
     let config = trainer.config().clone();
     let data = with_app(|app| app.mnist.as_ref().map(|m| m.train.clone())).expect("data loaded");
-    let model = trainer.model().valid().fork(&cpu.device);
+    let (model, from) = match checkpoint {
+        Some((model, step)) => (model, format!("the weights of step {step}")),
+        None => (
+            config.model.init(&cpu.device).expect("validated config"),
+            "fresh weights".to_string(),
+        ),
+    };
     with_app(|app| {
         app.backend = cpu.clone();
         app.model = model.clone();
     });
     show_backend(Some(reason));
     status(
-        &format!(
-            "WebGPU failed ({reason}); training continues on the CPU from the last good weights"
-        ),
+        &format!("WebGPU failed ({reason}); training continues on the CPU from {from}"),
         true,
     );
     Trainer::with_model(config, data, cpu.device, model)
@@ -943,9 +962,14 @@ async fn upload_weights(file: web_sys::File) {
     }
 }
 
-fn download_weights() {
+async fn download_weights() {
     let (model, config, epochs) =
         with_app(|app| (app.model.clone(), app.config, app.epochs_trained));
+    // Serialising reads the tensors synchronously: do it on a CPU copy.
+    let model = match model.copy_to(&backend::cpu().device).await {
+        Ok(model) => model,
+        Err(e) => return status(&format!("error: could not read the weights: {e:?}"), true),
+    };
     let bytes = match weights::to_bytes(
         &model,
         &WeightsHeader {
@@ -1010,10 +1034,18 @@ async fn switch_backend(wanted: String) {
     } else {
         backend::cpu()
     };
-    with_app(|app| {
-        app.model = app.model.clone().fork(&target.device);
-        app.backend = target;
-    });
+    let model = with_app(|app| app.model.clone());
+    match model.copy_to(&target.device).await {
+        Ok(model) => with_app(|app| {
+            app.model = model;
+            app.backend = target;
+        }),
+        Err(e) => {
+            status(&format!("error: could not move the model: {e:?}"), true);
+            dom::get::<HtmlSelectElement>("backend-select").set_value(current.name());
+            return;
+        }
+    }
     show_backend(None);
     status(&format!("now on {wanted}"), false);
     warm_up().await;

@@ -121,7 +121,7 @@ async function gridSpread(page) {
 
 const mse = (a, b) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length;
 
-test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn', { timeout: 420_000 }, async () => {
+test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn, weights download', { timeout: 420_000 }, async () => {
   const { browser, page, errors } = await openLab(GPU_ARGS);
   try {
     await waitForStatus(page, 'ready', 120_000);
@@ -137,6 +137,14 @@ test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn',
     assert.ok(parseFloat(state.valLoss) < 0.2, JSON.stringify(state));
     assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+
+    // Download the trained weights: read back from the GPU asynchronously.
+    await waitForStatus(page, 'test metrics', 120_000);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
+    const bytes = fs.readFileSync(await download.path());
+    assert.equal(bytes.subarray(0, 8).toString('latin1'), 'MNISTAE\0');
+    assert.ok(bytes.length > 200_000, `${bytes.length} bytes`);
+    assert.match(bytes.subarray(0, 200).toString('latin1'), /"kind":"ffnn"/);
   } finally {
     await browser.close();
   }
