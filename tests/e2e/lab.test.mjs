@@ -53,6 +53,17 @@ async function openLab(args, { route } = {}) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await page.addInitScript(() => {
     window.__longtasks = [];
+    // Long animation frames with their script attribution, to find the source of a long task.
+    window.__longframes = [];
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          window.__longframes.push({ start: Math.round(e.startTime), duration: Math.round(e.duration),
+            render: Math.round(e.renderStart ? e.startTime + e.duration - e.renderStart : 0),
+            scripts: e.scripts.map((s) => `${s.invoker} ${Math.round(s.duration)} ms`) });
+        }
+      }).observe({ type: 'long-animation-frame', buffered: true });
+    } catch { /* not supported: nothing to attribute */ }
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
@@ -171,6 +182,8 @@ test('CPU path: without WebGPU the lab trains on the CPU and stays responsive', 
     console.log(`  before training (start-up: wasm, MNIST parsing, weights): long tasks ` +
       `${JSON.stringify(allTasks.filter((t) => t.start < trainingStart).map((t) => Math.round(t.duration)))} ms`);
     console.log(`  training took ${Math.round(doneAt - trainingStart)} ms; long tasks since Start: ${JSON.stringify(longTasks)}`);
+    const longFrames = await page.evaluate((t0) => window.__longframes.filter((f) => f.start >= t0 && f.duration > 50), trainingStart);
+    if (longFrames.length) console.log(`  long animation frames since Start: ${JSON.stringify(longFrames)}`);
     console.log(`  longest main-thread task while training on the CPU: ${longest.toFixed(0)} ms (${longTasks.length} over 50 ms); ` +
       `longest training frame: ${state.longestFrameMs} ms; chart draw ${await page.$eval('#loss-chart', (c) => c.dataset.drawMs)} ms`);
     await waitForStatus(page, 'test metrics', 60_000);
