@@ -276,10 +276,13 @@ async fn load_data() -> Result<Mnist, String> {
             if total > 0.0 {
                 dom::set_attr(&progress, "value", &format!("{:.4}", loaded as f64 / total));
             }
-            dom::set_text(
-                "data-progress-text",
-                &format!("{:.1} / {:.1} MB", loaded as f64 / 1e6, total / 1e6),
-            );
+            let text = if total > 0.0 {
+                format!("{:.1} / {:.1} MB", loaded as f64 / 1e6, total / 1e6)
+            } else {
+                // The server sent no Content-Length (e.g. compressed on the fly).
+                format!("{:.1} MB", loaded as f64 / 1e6)
+            };
+            dom::set_text("data-progress-text", &text);
         })
         .await?;
         files.push(bytes);
