@@ -243,11 +243,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
 }
 
 fn eval(args: EvalArgs) -> Result<(), String> {
-    let bytes = std::fs::read(&args.weights)
-        .map_err(|e| format!("cannot read {}: {e}", args.weights.display()))?;
     let device = Device::flex();
-    let (model, header) = weights::from_bytes_for(&bytes, args.common.model, &device)
-        .map_err(|e| format!("{}: {e}", args.weights.display()))?;
+    let (model, header) = load_weights(&args.weights, args.common.model, &device)?;
     let mnist = load_data(&args.common.data)?;
     let started = Instant::now();
     let test = test_metrics(&model, &mnist, args.limit, &device)?;
@@ -298,11 +295,7 @@ fn sample(args: SampleArgs) -> Result<(), String> {
     let mut models = Vec::new();
     for kind in ModelKind::ALL {
         let path = args.weights_dir.join(format!("{kind}.bin"));
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (model, _) = weights::from_bytes_for(&bytes, kind, &device)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        models.push(model);
+        models.push(load_weights(&path, kind, &device)?.0);
     }
     crate::figures::reconstruction_grid(&mnist.test, &models, 3, &args.out)?;
     println!(
@@ -350,6 +343,16 @@ fn test_metrics(
     let indices: Vec<usize> = (0..count).collect();
     pollster::block_on(metrics::evaluate(model, &mnist.test, &indices, 500, device))
         .map_err(|e| format!("evaluation failed: {e}"))
+}
+
+/// Reads a weights file made for `kind`; the error names the file.
+fn load_weights(
+    path: &Path,
+    kind: ModelKind,
+    device: &Device,
+) -> Result<(crate::model::Model, WeightsHeader), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    weights::from_bytes_for(&bytes, kind, device).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -103,7 +103,7 @@ pub async fn run() {
     wire_controls();
     sketch::install(request_sketch_update);
     set_batch_default();
-    chart::draw(&LossCurves::default(), read_usize("epochs").unwrap_or(20));
+    chart::draw_empty_after_warm_up(read_usize("epochs").unwrap_or(20));
     show_progress();
 
     // Pretrained weights first, so the sketch pad works even while data loads.
@@ -673,32 +673,18 @@ fn snapshot(trainer: &Trainer, clock: &Clock) -> Snapshot {
 }
 
 /// Runs one throwaway training step (and its read-back) of the selected model on a few test
-/// images, once per model and backend, in a task of its own (and, the first time, draws a
-/// throwaway chart). The browser compiles wasm code lazily, so the first step and the first
-/// chart of a run would otherwise stall the first training frames.
+/// images, once per model and backend, in a task of its own. The browser compiles wasm code
+/// lazily, so the first step of a run would otherwise stall the first training frame.
 async fn warm_up() {
     let kind = selected_kind();
-    let Some((device, test, first)) = with_app(|app| {
+    let Some((device, test)) = with_app(|app| {
         let test = app.mnist.as_ref()?.test.clone();
-        let first = app.warmed.is_empty();
         app.warmed
             .insert((kind, app.backend.kind))
-            .then(|| (app.backend.device.clone(), test, first))
+            .then(|| (app.backend.device.clone(), test))
     }) else {
         return;
     };
-    if first {
-        // The chart's series code too: a throwaway curve, then the empty chart again.
-        dom::yield_task().await;
-        let points = vec![(0.5, 0.1), (1.0, 0.05)];
-        let sample = LossCurves {
-            steps: points.clone(),
-            train: points.clone(),
-            validation: points,
-        };
-        chart::draw(&sample, 1);
-        chart::draw(&LossCurves::default(), read_usize("epochs").unwrap_or(20));
-    }
     dom::yield_task().await;
     let pixels = (0..4).flat_map(|i| test.image(i).to_vec()).collect();
     let labels = (0..4).map(|i| test.label(i)).collect();

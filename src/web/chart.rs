@@ -41,6 +41,19 @@ pub fn draw(curves: &LossCurves, epochs: usize) {
     let _ = root.present();
 }
 
+/// Draws the empty chart, after a throwaway curve: the browser compiles wasm code lazily, and
+/// the series code would otherwise be compiled during the first training frames.
+pub fn draw_empty_after_warm_up(epochs: usize) {
+    let points = vec![(0.5, 0.1), (1.0, 0.05)];
+    let sample = LossCurves {
+        steps: points.clone(),
+        train: points.clone(),
+        validation: points,
+    };
+    draw(&sample, 1);
+    draw(&LossCurves::default(), epochs);
+}
+
 fn plot(
     root: &DrawingArea<CanvasBackend, plotters::coord::Shift>,
     curves: &LossCurves,
