@@ -89,8 +89,22 @@ pub enum TrainError {
 }
 
 impl From<ExecutionError> for TrainError {
+    /// Keeps the innermost cause: burn nests "An error happened during execution / Caused
+    /// by:" wrappers and a backtrace note around it.
     fn from(error: ExecutionError) -> Self {
-        Self::Device(format!("{error:?}"))
+        let text = error.to_string();
+        let cause = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| {
+                !line.is_empty()
+                    && !line.starts_with("Caused by")
+                    && !line.starts_with("Backtrace")
+                    && !line.starts_with("No backtrace")
+            })
+            .next_back()
+            .unwrap_or("unknown error");
+        Self::Device(cause.to_string())
     }
 }
 
@@ -100,6 +114,11 @@ pub async fn read_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, 
     data.convert::<f32>()
         .try_into_vec::<f32>()
         .map_err(|e| TrainError::Device(format!("{e:?}")))
+}
+
+/// Adam with the reference protocol's settings (the learning rate is passed per step).
+fn adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-8).init()
 }
 
 /// Losses of one finished epoch.
@@ -185,7 +204,7 @@ impl Trainer {
     ) -> Self {
         let model = model.fork(&device.clone().autodiff()).train();
         let split = Split::new(data.len(), 0.2, config.seed, config.train_limit);
-        let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let optimizer = adam();
         let mut trainer = Self {
             rng: StdRng::seed_from_u64(config.seed),
             order: Vec::new(),
@@ -211,6 +230,25 @@ impl Trainer {
         };
         trainer.start_epoch();
         trainer
+    }
+
+    /// Continues this run on `device` from `model` (e.g. a copy of the weights made before
+    /// a GPU device was lost). Keeps the position, data order and history; the optimizer
+    /// starts afresh, losses not yet read back are dropped and an unfinished validation
+    /// pass starts again.
+    pub fn continue_on(mut self, device: Device, model: Model) -> Self {
+        let model = model.fork(&device.clone().autodiff()).train();
+        self.pending = Pending::default();
+        self.optimizer = adam();
+        if self.phase == Phase::Validate {
+            self.cursor = 0;
+            self.validation_model = Some(model.valid());
+        }
+        self.window_start = model.clone();
+        self.last_good = model.clone();
+        self.model = model;
+        self.device = device;
+        self
     }
 
     fn start_epoch(&mut self) {
@@ -485,6 +523,55 @@ mod tests {
                 .unwrap()
                 .iter()
                 .all(|v| v.is_finite())
+        );
+    }
+
+    #[test]
+    fn a_run_continues_from_a_copy_of_its_weights() {
+        let mut config = TrainConfig::new(ModelKind::Ffnn);
+        config.epochs = 3;
+        config.batch_size = 16;
+        config.eval_batch_size = 10;
+        config.sync_every = 2;
+        config.learning_rate = 1e-2;
+        let mut trainer = Trainer::new(config, tiny_set(100), Device::flex()).unwrap();
+        // Into the second epoch's validation pass, with losses pending.
+        while trainer.epoch() < 1 || trainer.phase() != Phase::Validate {
+            if !trainer.step() {
+                pollster::block_on(trainer.sync()).unwrap();
+            }
+        }
+        trainer.step();
+        let copy = pollster::block_on(trainer.model().copy_to(&Device::flex())).unwrap();
+        let (step, history) = (trainer.global_step(), trainer.history().to_vec());
+
+        let mut trainer = trainer.continue_on(Device::flex(), copy);
+        assert_eq!(
+            (trainer.global_step(), trainer.history()),
+            (step, &history[..])
+        );
+        assert_eq!(
+            (trainer.phase(), trainer.progress() < 1.0),
+            (Phase::Validate, true)
+        );
+        pollster::block_on(trainer.run(|_, _| {})).unwrap();
+        // Every epoch recorded once, the validation pass of epoch 2 re-run in full.
+        assert_eq!(trainer.global_step(), 15);
+        let epochs: Vec<usize> = trainer.history().iter().map(|r| r.epoch).collect();
+        assert_eq!(epochs, [1, 2, 3]);
+        assert!(trainer.history()[2].train_mse < history[0].train_mse);
+    }
+
+    #[test]
+    fn device_errors_keep_their_innermost_cause() {
+        let nested = ExecutionError::WithContext {
+            reason: "An error happened during execution\nCaused by:\n  the staging buffer could \
+                     not be mapped\nBacktrace:\nNo backtrace available"
+                .into(),
+        };
+        assert_eq!(
+            TrainError::from(nested).to_string(),
+            "reading results back from the device failed: the staging buffer could not be mapped"
         );
     }
 

@@ -218,7 +218,11 @@ impl Model {
         model.visit(&mut collect);
         let mut values = Vec::with_capacity(collect.0.len());
         for tensor in collect.0 {
-            values.push(tensor.into_data_async().await?);
+            let data = tensor.into_data_async().await?;
+            // Own the values now: a WebGPU read-back lends the mapped staging buffer, which
+            // the browser takes back (detaches) if the device is lost later.
+            let (shape, dtype) = (data.shape().clone(), data.dtype());
+            values.push(TensorData::from_bytes_vec(data.as_bytes().to_vec(), shape, dtype));
         }
         Ok(model.map(&mut Fill(values.into_iter(), device)))
     }

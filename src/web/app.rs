@@ -61,6 +61,9 @@ struct App {
     sketch_dirty: bool,
     /// Model kinds whose training step already ran once on a backend (see [`warm_up`]).
     warmed: HashSet<(ModelKind, Kind)>,
+    /// While the page works on WebGPU: a CPU copy of the model's weights and what they are
+    /// (e.g. "the weights of step 120"), which a lost GPU device cannot take away.
+    cpu_copy: Option<(Model, String)>,
 }
 
 thread_local! {
@@ -74,7 +77,7 @@ fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> R {
 /// Starts the lab.
 pub async fn run() {
     status("starting: looking for a WebGPU adapter…", false);
-    let (backend, fallback) = match backend::webgpu().await {
+    let (backend, fallback) = match backend::webgpu(on_webgpu_lost).await {
         Ok(gpu) => (gpu, None),
         Err(reason) => (backend::cpu(), Some(reason)),
     };
@@ -97,6 +100,7 @@ pub async fn run() {
             sketch_busy: false,
             sketch_dirty: false,
             warmed: HashSet::new(),
+            cpu_copy: None,
         })
     });
     show_backend(fallback.as_deref());
@@ -324,6 +328,7 @@ fn wire_controls() {
                 app.model = model;
                 app.config = config;
                 app.epochs_trained = 0;
+                app.cpu_copy = None;
             });
             load_pretrained(true).await;
             warm_up().await;
@@ -432,6 +437,7 @@ fn start_training() {
         app.curves = LossCurves::default();
         app.config = config.model;
         app.epochs_trained = 0;
+        app.cpu_copy = None;
         id
     });
     set_running_controls(true);
@@ -490,6 +496,7 @@ fn reset() {
             app.model = model;
             app.config = config;
             app.epochs_trained = 0;
+            app.cpu_copy = None;
         });
         load_pretrained(true).await;
         refresh_grid().await;
@@ -517,9 +524,9 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
     let mut last_chart = f64::MIN;
     let mut longest_frame_ms = 0.0;
     let mut smoothed: Option<f64> = None;
-    // On WebGPU, a CPU copy of the weights (start, each epoch, every CHECKPOINT_MS): a lost
-    // GPU device cannot be read any more, so this is what training continues from.
-    let mut checkpoint: Option<(Model, usize)> = None;
+    // On WebGPU, the weights are copied to the CPU at the start, each epoch and every
+    // CHECKPOINT_MS (`App::cpu_copy`): a lost GPU device cannot be read any more.
+    let mut on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
     let mut last_checkpoint = f64::MIN;
     loop {
         // One batch of steps per animation frame, run in a task of its own right after the
@@ -540,7 +547,10 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
         }
         clock.last_frame = Some(frame_start);
 
-        let on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
+        if on_gpu && backend::webgpu_lost().is_some() {
+            trainer = continue_on_cpu(trainer);
+            on_gpu = false;
+        }
         let mut steps = 0;
         let mut step_start = frame_start;
         while trainer.step() {
@@ -577,7 +587,10 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
         let record = match synced {
             Ok(record) => record,
             Err(TrainError::Device(reason)) if on_gpu => {
-                trainer = fall_back_to_cpu(trainer, checkpoint.take(), &reason);
+                // The device failed before the browser reported it lost.
+                on_webgpu_lost(reason);
+                trainer = continue_on_cpu(trainer);
+                on_gpu = false;
                 continue;
             }
             Err(error) => {
@@ -585,10 +598,15 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 return;
             }
         };
-        if on_gpu && (record.is_some() || dom::now() - last_checkpoint > CHECKPOINT_MS) {
+        if on_gpu
+            && (record.is_some()
+                || trainer.is_finished()
+                || dom::now() - last_checkpoint > CHECKPOINT_MS)
+        {
             last_checkpoint = dom::now();
+            let step = trainer.global_step();
             if let Ok(copy) = trainer.model().copy_to(&backend::cpu().device).await {
-                checkpoint = Some((copy, trainer.global_step()));
+                with_app(|app| app.cpu_copy = Some((copy, format!("the weights of step {step}"))));
             }
         }
         if on_gpu {
@@ -743,29 +761,47 @@ fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
     }
 }
 
-/// The WebGPU device failed: carry on on the CPU from the last checkpoint (or from scratch,
-/// if the device failed before the first one).
-fn fall_back_to_cpu(trainer: Trainer, checkpoint: Option<(Model, usize)>, reason: &str) -> Trainer {
-    let cpu = backend::cpu();
-    let config = trainer.config().clone();
-    let data = with_app(|app| app.mnist.as_ref().map(|m| m.train.clone())).expect("data loaded");
-    let (model, from) = match checkpoint {
-        Some((model, step)) => (model, format!("the weights of step {step}")),
-        None => (
-            config.model.init(&cpu.device).expect("validated config"),
-            "fresh weights".to_string(),
-        ),
-    };
-    with_app(|app| {
-        app.backend = cpu.clone();
-        app.model = model.clone();
+/// The browser lost the WebGPU device (or a read on it failed): the page moves to the CPU
+/// with the last CPU copy of the weights (fresh weights if there is none), and says so.
+/// A training run notices at its next frame and goes on from there (see [`continue_on_cpu`]).
+fn on_webgpu_lost(reason: String) {
+    let moved = with_app(|app| {
+        app.gpu = None;
+        if app.backend.kind != Kind::WebGpu {
+            return None;
+        }
+        let cpu = backend::cpu();
+        let (model, from) = match app.cpu_copy.take() {
+            Some(copy) => copy,
+            None => (
+                app.config.init(&cpu.device).expect("validated config"),
+                "fresh weights".to_string(),
+            ),
+        };
+        app.backend = cpu;
+        app.model = model;
+        Some(from)
     });
-    show_backend(Some(reason));
+    let Some(from) = moved else { return };
+    show_backend(Some(&format!("the device was lost: {reason}")));
     status(
-        &format!("WebGPU failed ({reason}); training continues on the CPU from {from}"),
+        &format!("error: WebGPU device lost ({reason}); the lab goes on on the CPU from {from}"),
         true,
     );
-    Trainer::with_model(config, data, cpu.device, model)
+    if !is_training() {
+        spawn_local(async {
+            warm_up().await;
+            refresh_grid().await;
+            request_sketch_update();
+        });
+    }
+}
+
+/// Moves a run whose WebGPU device was lost to the CPU, from the weights the page fell back
+/// to (see [`on_webgpu_lost`]); position, data order and curves are kept.
+fn continue_on_cpu(trainer: Trainer) -> Trainer {
+    let (device, model) = with_app(|app| (app.backend.device.clone(), app.model.clone()));
+    trainer.continue_on(device, model)
 }
 
 // ---------------------------------------------------------------- inference views
@@ -926,13 +962,20 @@ async fn load_pretrained(quiet: bool) {
 
 /// Replaces the model with the weights in `bytes`, or leaves it untouched and says why.
 fn apply_weights(bytes: &[u8], kind: ModelKind) -> Result<(), String> {
-    let device = with_app(|app| app.backend.device.clone());
+    let backend = with_app(|app| app.backend.clone());
     let (model, header) =
-        weights::from_bytes_for(bytes, kind, &device).map_err(|e| e.to_string())?;
+        weights::from_bytes_for(bytes, kind, &backend.device).map_err(|e| e.to_string())?;
+    let cpu_copy = match backend.kind {
+        Kind::WebGpu => weights::from_bytes_for(bytes, kind, &backend::cpu().device)
+            .map(|(model, _)| (model, "the loaded weights".to_string()))
+            .ok(),
+        Kind::Cpu => None,
+    };
     with_app(|app| {
         app.model = model;
         app.config = header.model;
         app.epochs_trained = header.epochs;
+        app.cpu_copy = cpu_copy;
     });
     dom::set_text("model-note", &format!("{} epochs trained", header.epochs));
     Ok(())
@@ -1014,7 +1057,7 @@ async fn switch_backend(wanted: String) {
     let target = if wanted == "webgpu" {
         match with_app(|app| app.gpu.clone()) {
             Some(gpu) => gpu,
-            None => match backend::webgpu().await {
+            None => match backend::webgpu(on_webgpu_lost).await {
                 Ok(gpu) => {
                     with_app(|app| app.gpu = Some(gpu.clone()));
                     gpu
@@ -1031,8 +1074,10 @@ async fn switch_backend(wanted: String) {
     };
     let model = with_app(|app| app.model.clone());
     match model.copy_to(&target.device).await {
-        Ok(model) => with_app(|app| {
-            app.model = model;
+        Ok(moved) => with_app(|app| {
+            app.cpu_copy =
+                (target.kind == Kind::WebGpu).then(|| (model, "the current weights".into()));
+            app.model = moved;
             app.backend = target;
         }),
         Err(e) => {

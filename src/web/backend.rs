@@ -1,5 +1,7 @@
 //! Chooses where tensors live: WebGPU when the browser gives an adapter, else the CPU.
 
+use std::sync::Mutex;
+
 use burn::tensor::Device;
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
@@ -40,8 +42,23 @@ pub fn cpu() -> Backend {
     }
 }
 
-/// WebGPU through burn's wgpu runtime, or why it is not available.
-pub async fn webgpu() -> Result<Backend, String> {
+/// Why the WebGPU device was lost, once it has been (set by the device's `lost` promise).
+static LOST: Mutex<Option<String>> = Mutex::new(None);
+
+/// `Some(reason)` once the browser has reported the WebGPU device lost. Nothing may run on
+/// a lost device: wgpu's uploads throw JavaScript exceptions there.
+pub fn webgpu_lost() -> Option<String> {
+    LOST.lock().ok()?.clone()
+}
+
+/// WebGPU through burn's wgpu runtime, or why it is not available. `on_lost` runs (once)
+/// when the browser reports the device lost.
+pub async fn webgpu(on_lost: fn(String)) -> Result<Backend, String> {
+    if let Some(reason) = webgpu_lost() {
+        return Err(format!(
+            "the WebGPU device was lost ({reason}); reload the page to use WebGPU again"
+        ));
+    }
     let navigator: JsValue = dom::window().navigator().into();
     let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
     if gpu.is_undefined() || gpu.is_null() {
@@ -62,10 +79,21 @@ pub async fn webgpu() -> Result<Backend, String> {
         return Err("no WebGPU adapter is available".into());
     }
     let label = adapter_label(&adapter);
-    let device = Device::wgpu_options()
-        .init_async()
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
         .await
         .map_err(|e| format!("WebGPU device could not start: {e}"))?;
+    setup.device.set_device_lost_callback(move |_, message| {
+        let reason = if message.is_empty() {
+            "device lost".to_string()
+        } else {
+            message
+        };
+        if let Ok(mut lost) = LOST.lock() {
+            *lost = Some(reason.clone());
+        }
+        on_lost(reason);
+    });
     Ok(Backend {
         kind: Kind::WebGpu,
         device,
@@ -105,7 +133,7 @@ mod tests {
     #[wasm_bindgen_test]
     async fn without_an_adapter_webgpu_is_refused_with_a_reason() {
         // scripts/test.sh starts the test browser without --enable-unsafe-webgpu.
-        let reason = webgpu()
+        let reason = webgpu(|_| {})
             .await
             .err()
             .expect("the test browser has no WebGPU adapter");

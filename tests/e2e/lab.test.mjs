@@ -67,6 +67,17 @@ async function openLab(args, { route } = {}) {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
+    // The GPU devices the page creates, so a test can take one away (GPUDevice.destroy()),
+    // as a driver reset or a crashed GPU process would.
+    window.__gpuDevices = [];
+    if (window.GPUAdapter) {
+      const requestDevice = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (...args) {
+        const device = await requestDevice.apply(this, args);
+        window.__gpuDevices.push(device);
+        return device;
+      };
+    }
   });
   if (route) await route(page);
   await page.goto(baseUrl);
@@ -156,6 +167,62 @@ test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn, 
     assert.equal(bytes.subarray(0, 8).toString('latin1'), 'MNISTAE\0');
     assert.ok(bytes.length > 200_000, `${bytes.length} bytes`);
     assert.match(bytes.subarray(0, 200).toString('latin1'), /"kind":"ffnn"/);
+
+    // The device is lost while idle: the page moves to the CPU with the trained weights.
+    const gridBefore = await page.$eval('#recon-grid', (c) => c.dataset.updated);
+    await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
+    await waitForStatus(page, 'device lost');
+    const message = await page.$eval('#status', (e) => e.textContent);
+    console.log(`  device lost while idle: ${message}`);
+    assert.match(message, new RegExp(`from the weights of step ${state.step}$`));
+    assert.match(await page.$eval('#backend', (e) => e.textContent), /^cpu/);
+    await page.waitForFunction((before) => document.querySelector('#recon-grid').dataset.updated !== before,
+      gridBefore, { timeout: 60_000 });
+    assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank after the move to the CPU');
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('WebGPU device loss: training goes on on the CPU from the last copy of the weights', { timeout: 420_000 }, async () => {
+  const { browser, page, errors } = await openLab(GPU_ARGS);
+  try {
+    await waitForStatus(page, 'ready', 120_000);
+    assert.match(await page.$eval('#backend', (e) => e.textContent), /^webgpu/);
+    assert.equal(await page.evaluate(() => window.__gpuDevices.length), 1);
+    // 512 training images: 16 steps of 32 per epoch; the device goes after epoch 1.
+    await page.fill('#train-size', '512');
+    await page.fill('#batch-size', '32');
+    await page.fill('#epochs', '3');
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.querySelector('#progress').dataset.epoch) >= 1, null,
+      { timeout: 240_000 });
+    const lostAt = Number(await page.$eval('#progress', (p) => p.dataset.step));
+    await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
+    let message = '';
+    let state;
+    for (const deadline = Date.now() + 240_000; ;) {
+      const text = await page.$eval('#status', (e) => e.textContent);
+      if (/device lost/.test(text)) message = text;
+      state = await page.$eval('#progress', (p) => ({ ...p.dataset }));
+      if (state.state === 'done' || state.state === 'error') break;
+      assert.ok(Date.now() < deadline, `training did not finish: ${JSON.stringify(state)}`);
+      await page.waitForTimeout(100);
+    }
+    console.log(`  device destroyed at step ${lostAt}: "${message}"; run ended ${JSON.stringify(state)}`);
+    assert.match(message, /^error: WebGPU device lost \(.+\); the lab goes on on the CPU from the weights of step (\d+)$/);
+    // The copy made when epoch 1 ended (step 16), not fresh weights.
+    assert.ok(Number(message.match(/step (\d+)$/)[1]) >= 16, message);
+    assert.match(await page.$eval('#backend', (e) => e.textContent), /^cpu/);
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.equal(state.step, '48');
+    const { validation_curve: validation } = await page.evaluate(() => window.wasmBindings.labState());
+    console.log(`  validation MSE by epoch: ${validation.map(([, v]) => v.toFixed(4)).join(' → ')}`);
+    assert.equal(validation.length, 3);
+    assert.ok(validation[2][1] < validation[0][1], 'training did not go on from the trained weights');
+    assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
   } finally {
     await browser.close();
   }
