@@ -96,13 +96,12 @@ impl From<ExecutionError> for TrainError {
         let cause = text
             .lines()
             .map(str::trim)
-            .filter(|line| {
+            .rfind(|line| {
                 !line.is_empty()
                     && !line.starts_with("Caused by")
                     && !line.starts_with("Backtrace")
                     && !line.starts_with("No backtrace")
             })
-            .next_back()
             .unwrap_or("unknown error");
         Self::Device(cause.to_string())
     }
@@ -127,6 +126,24 @@ pub struct EpochRecord {
     pub epoch: usize,
     pub train_mse: f64,
     pub val_mse: f64,
+}
+
+/// A run's position and losses as plain data, for a page showing a run that trains
+/// elsewhere (the browser's training worker).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub step: usize,
+    /// Finished epochs, and the run's length.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Fraction of the whole run done, in [0, 1].
+    pub fraction: f64,
+    pub images_seen: usize,
+    pub train_images: usize,
+    pub steps_per_epoch: usize,
+    pub train_loss: Option<f64>,
+    pub history: Vec<EpochRecord>,
+    pub finished: bool,
 }
 
 /// Where the trainer is.
@@ -236,7 +253,7 @@ impl Trainer {
     /// a GPU device was lost). Keeps the position, data order and history; the optimizer
     /// starts afresh, losses not yet read back are dropped and an unfinished validation
     /// pass starts again.
-    pub fn continue_on(mut self, device: Device, model: Model) -> Self {
+    pub fn continue_on(&mut self, device: Device, model: Model) {
         let model = model.fork(&device.clone().autodiff()).train();
         self.pending = Pending::default();
         self.optimizer = adam();
@@ -248,7 +265,6 @@ impl Trainer {
         self.last_good = model.clone();
         self.model = model;
         self.device = device;
-        self
     }
 
     fn start_epoch(&mut self) {
@@ -392,6 +408,22 @@ impl Trainer {
             on_sync(self, record);
         }
         Ok(())
+    }
+
+    /// Where the run is, as plain data.
+    pub fn report(&self) -> Report {
+        Report {
+            step: self.step,
+            epoch: self.epoch,
+            epochs: self.config.epochs,
+            fraction: self.progress(),
+            images_seen: self.images_seen,
+            train_images: self.split.train.len(),
+            steps_per_epoch: self.steps_per_epoch(),
+            train_loss: self.train_loss,
+            history: self.history.clone(),
+            finished: self.is_finished(),
+        }
     }
 
     /// The model being trained (with autodiff; use `.valid()` for inference).
@@ -545,7 +577,7 @@ mod tests {
         let copy = pollster::block_on(trainer.model().copy_to(&Device::flex())).unwrap();
         let (step, history) = (trainer.global_step(), trainer.history().to_vec());
 
-        let mut trainer = trainer.continue_on(Device::flex(), copy);
+        trainer.continue_on(Device::flex(), copy);
         assert_eq!(
             (trainer.global_step(), trainer.history()),
             (step, &history[..])

@@ -64,6 +64,16 @@ impl ImageSet {
         &self.pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]
     }
 
+    /// All pixels, image after image (N×784).
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
     /// The label (0–9) of image `index`.
     pub fn label(&self, index: usize) -> u8 {
         self.labels[index]

@@ -192,7 +192,16 @@ impl Model {
     /// asynchronously: in the browser a WebGPU tensor cannot be read synchronously, so
     /// `Module::fork` cannot leave the GPU there.
     pub async fn copy_to(&self, device: &Device) -> Result<Model, ExecutionError> {
-        /// Every float tensor (parameters and running statistics), flattened, in visit order.
+        let values = self.values().await?;
+        Ok(self
+            .valid()
+            .with_values(&values, device)
+            .expect("as many values as the model has"))
+    }
+
+    /// Every float tensor (parameters and running statistics) flattened into one vector,
+    /// in the model's visit order, read back asynchronously.
+    pub async fn values(&self) -> Result<Vec<f32>, ExecutionError> {
         struct Collect(Vec<Tensor<1>>);
         impl ModuleVisitor for Collect {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -201,30 +210,55 @@ impl Model {
                 self.0.push(tensor.reshape([len]));
             }
         }
-        /// Puts the read-back values, in the same order, into tensors on `device`.
-        struct Fill<'a>(std::vec::IntoIter<TensorData>, &'a Device);
+        let mut collect = Collect(Vec::new());
+        self.visit(&mut collect);
+        let mut values = Vec::new();
+        for tensor in collect.0 {
+            // Copies the values at once: a WebGPU read-back lends the mapped staging
+            // buffer, which the browser takes back (detaches) if the device is lost later.
+            let data = tensor.into_data_async().await?;
+            let floats = data
+                .try_to_vec::<f32>()
+                .map_err(|e| ExecutionError::WithContext {
+                    reason: format!("{e:?}"),
+                })?;
+            values.extend(floats);
+        }
+        Ok(values)
+    }
+
+    /// This model with its float tensors replaced by `values` (as from [`Model::values`]
+    /// of a model of the same configuration), on `device`; `None` if the count differs.
+    pub fn with_values(self, values: &[f32], device: &Device) -> Option<Model> {
+        struct Fill<'a> {
+            values: &'a [f32],
+            device: &'a Device,
+            short: bool,
+        }
         impl ModuleMapper for Fill<'_> {
             fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-                let data = self.0.next().expect("one value set per tensor");
-                let device = self.1.clone();
+                let len = param.val().shape().num_elements();
+                if self.values.len() < len {
+                    self.short = true;
+                    return param;
+                }
+                let (these, rest) = self.values.split_at(len);
+                self.values = rest;
+                let data = TensorData::new(these.to_vec(), [len]);
+                let device = self.device.clone();
                 param.map(move |tensor| {
                     let dims: [usize; D] = tensor.dims();
                     Tensor::<1>::from_data(data, &device).reshape(dims)
                 })
             }
         }
-        let model = self.valid();
-        let mut collect = Collect(Vec::new());
-        model.visit(&mut collect);
-        let mut values = Vec::with_capacity(collect.0.len());
-        for tensor in collect.0 {
-            let data = tensor.into_data_async().await?;
-            // Own the values now: a WebGPU read-back lends the mapped staging buffer, which
-            // the browser takes back (detaches) if the device is lost later.
-            let (shape, dtype) = (data.shape().clone(), data.dtype());
-            values.push(TensorData::from_bytes_vec(data.as_bytes().to_vec(), shape, dtype));
-        }
-        Ok(model.map(&mut Fill(values.into_iter(), device)))
+        let mut fill = Fill {
+            values,
+            device,
+            short: false,
+        };
+        let model = self.map(&mut fill);
+        (!fill.short && fill.values.is_empty()).then_some(model)
     }
 }
 
@@ -284,6 +318,23 @@ mod tests {
             assert_eq!(a, b, "{kind}");
             assert_eq!(copy.num_params(), model.num_params());
         }
+    }
+
+    #[test]
+    fn values_must_match_the_model() {
+        let device = Device::flex();
+        let model = ModelConfig::new(ModelKind::Ffnn).init(&device).unwrap();
+        let values = ready(model.values()).unwrap();
+        assert_eq!(values.len(), model.num_params());
+        let shifted: Vec<f32> = values.iter().map(|v| v + 1.0).collect();
+        let moved = model.clone().with_values(&shifted, &device).unwrap();
+        assert_eq!(ready(moved.values()).unwrap(), shifted);
+        assert!(model.clone().with_values(&values[1..], &device).is_none());
+        assert!(
+            model
+                .with_values(&[values.clone(), vec![0.0]].concat(), &device)
+                .is_none()
+        );
     }
 
     #[test]

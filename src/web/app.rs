@@ -14,13 +14,13 @@ use web_sys::{Event, HtmlElement, HtmlInputElement, HtmlSelectElement};
 
 use super::backend::{self, Backend, Kind};
 use super::chart::{self, LossCurves};
-use super::{dom, draw, loader, sketch};
+use super::{dom, draw, loader, sketch, worker};
 use crate::data::{
-    FILE_NAMES, IMAGE_PIXELS, ImageSet, Mnist, images_tensor, sketch as sketch_data,
+    FILE_NAMES, IMAGE_PIXELS, ImageSet, Mnist, Split, images_tensor, sketch as sketch_data,
 };
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::model::{Model, ModelConfig, ModelKind};
-use crate::training::{TrainConfig, TrainError, Trainer, read_values};
+use crate::training::{Report, TrainConfig, TrainError, Trainer, read_values};
 use crate::weights::{self, WeightsHeader};
 
 /// Main-thread work per frame on the CPU backend, in milliseconds.
@@ -31,8 +31,8 @@ const GRID_REFRESH_MS: f64 = 2000.0;
 const CHART_REFRESH_MS: f64 = 2000.0;
 /// On WebGPU, copy the weights to the CPU at least this often while training.
 const CHECKPOINT_MS: f64 = 10_000.0;
-/// Test images measured per frame (forward pass and SSIM: a few milliseconds).
-const EVAL_CHUNK: usize = 25;
+/// Main-thread time per evaluation chunk (forward pass and SSIM), in milliseconds.
+const EVAL_TASK_MS: f64 = 12.0;
 /// Digits per class shown in the reconstruction grid (2 rows of 0–9).
 const GRID_PER_CLASS: usize = 2;
 
@@ -115,10 +115,16 @@ pub async fn run() {
     match load_data().await {
         Ok(mnist) => {
             let grid = grid_indices(&mnist);
+            let train = mnist.train.clone();
             with_app(|app| {
                 app.grid = grid;
                 app.mnist = Some(mnist);
             });
+            if let Err(reason) = worker::spawn(train) {
+                web_sys::console::warn_1(
+                    &format!("no training worker ({reason}): CPU runs train on the page").into(),
+                );
+            }
             status(
                 "ready: MNIST loaded — press Start to train, or draw a digit",
                 false,
@@ -425,10 +431,21 @@ fn start_training() {
     let Some(data) = with_app(|app| app.mnist.as_ref().map(|m| m.train.clone())) else {
         return status("error: MNIST is not loaded", true);
     };
-    let device = with_app(|app| app.backend.device.clone());
-    let trainer = match Trainer::new(config.clone(), data, device) {
-        Ok(trainer) => trainer,
-        Err(e) => return status(&format!("error: {e}"), true),
+    // On the CPU the training worker takes the run when it is up; else the page trains.
+    let (backend, in_worker) = with_app(|app| {
+        let in_worker = app.backend.kind == Kind::Cpu && worker::is_ready();
+        (app.backend.clone(), in_worker)
+    });
+    let train_images = Split::new(data.len(), 0.2, config.seed, config.train_limit)
+        .train
+        .len();
+    let engine = if in_worker {
+        Engine::Worker
+    } else {
+        match Trainer::new(config.clone(), data, backend.device) {
+            Ok(trainer) => Engine::Page(Box::new(trainer)),
+            Err(e) => return status(&format!("error: {e}"), true),
+        }
     };
     let id = with_app(|app| {
         let id = app.next_run;
@@ -440,17 +457,36 @@ fn start_training() {
         app.cpu_copy = None;
         id
     });
+    if in_worker {
+        let grid_images = with_app(|app| {
+            let test = &app.mnist.as_ref().expect("data loaded").test;
+            app.grid
+                .iter()
+                .flat_map(|&i| test.image(i).to_vec())
+                .collect()
+        });
+        worker::start(id, config.clone(), grid_images);
+    }
     set_running_controls(true);
     dom::set_text("metrics-body", "");
+    let place = if in_worker {
+        "the training worker"
+    } else {
+        backend.kind.name()
+    };
+    dom::set_attr(
+        &dom::get::<HtmlElement>("progress"),
+        "data-engine",
+        if in_worker { "worker" } else { "page" },
+    );
     status(
         &format!(
-            "training {} on {} images…",
-            config.model.kind,
-            trainer.split().train.len()
+            "training {} on {train_images} images ({place})…",
+            config.model.kind
         ),
         false,
     );
-    spawn_local(training_loop(id, trainer));
+    spawn_local(training_loop(id, engine));
 }
 
 fn toggle_pause() {
@@ -484,6 +520,7 @@ fn reset() {
         app.run = None;
         app.curves = LossCurves::default();
     });
+    worker::stop();
     set_running_controls(false);
     show_progress();
     dom::set_text("metrics-body", "");
@@ -508,13 +545,23 @@ fn reset() {
 
 // ---------------------------------------------------------------- training loop
 
+/// Where a run's steps execute.
+enum Engine {
+    /// On the page, a frame's budget at a time (WebGPU: the GPU does the work).
+    Page(Box<Trainer>),
+    /// In the training worker (CPU backend): the page only shows what it reports.
+    Worker,
+}
+
 /// Wall-clock bookkeeping of a run, excluding pauses.
 struct Clock {
     active_ms: f64,
     last_frame: Option<f64>,
 }
 
-async fn training_loop(id: u64, mut trainer: Trainer) {
+/// Drives run `id` from `requestAnimationFrame`: each frame advances the run (or takes the
+/// worker's reports) and redraws progress, chart and grid.
+async fn training_loop(id: u64, mut engine: Engine) {
     let mut clock = Clock {
         active_ms: 0.0,
         last_frame: None,
@@ -526,46 +573,85 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
     let mut smoothed: Option<f64> = None;
     // On WebGPU, the weights are copied to the CPU at the start, each epoch and every
     // CHECKPOINT_MS (`App::cpu_copy`): a lost GPU device cannot be read any more.
-    let mut on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
     let mut last_checkpoint = f64::MIN;
+    let mut was_paused = false;
+    // The run's latest report.
+    let mut latest: Option<Report> = None;
     loop {
         // One batch of steps per animation frame, run in a task of its own right after the
         // frame, so the browser's rendering work and ours never add up to one long task.
         dom::next_frame().await;
         dom::yield_task().await;
         let frame_start = dom::now();
-        match with_app(|app| app.run.filter(|(run, _)| *run == id).map(|(_, s)| s)) {
+        let paused = match with_app(|app| app.run.filter(|(run, _)| *run == id).map(|(_, s)| s)) {
             None => return,
-            Some(RunState::Paused) => {
-                clock.last_frame = None;
-                continue;
+            Some(state) => state == RunState::Paused,
+        };
+        if matches!(engine, Engine::Worker) && paused != was_paused {
+            if paused {
+                worker::pause(id)
+            } else {
+                worker::resume(id)
             }
-            Some(RunState::Training) => {}
+        }
+        was_paused = paused;
+        if paused {
+            clock.last_frame = None;
+            continue;
         }
         if let Some(last) = clock.last_frame {
             clock.active_ms += frame_start - last;
         }
         clock.last_frame = Some(frame_start);
 
-        if on_gpu && backend::webgpu_lost().is_some() {
-            trainer = continue_on_cpu(trainer);
-            on_gpu = false;
-        }
-        let mut steps = 0;
-        let mut step_start = frame_start;
-        while trainer.step() {
-            steps += 1;
-            let now = dom::now();
-            // On the CPU, stop before a step that would likely end past the budget.
-            let last_step_ms = now - std::mem::replace(&mut step_start, now);
-            let over = if on_gpu {
-                steps >= gpu_steps_per_frame
-            } else {
-                now - frame_start + last_step_ms > FRAME_BUDGET_MS
-            };
-            if over {
-                break;
+        // Advance the run: the reports since the last frame (oldest first), and whether
+        // the page's model now holds newer weights.
+        let mut reports = Vec::new();
+        let mut new_weights = false;
+        let mut grid_reconstructions = None;
+        match &mut engine {
+            Engine::Page(trainer) => {
+                let Some(report) =
+                    page_frame(id, trainer, &mut gpu_steps_per_frame, frame_start).await
+                else {
+                    return;
+                };
+                let on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
+                let checkpoint_due = report.history.len() > with_app(|app| app.curves.train.len())
+                    || report.finished
+                    || dom::now() - last_checkpoint > CHECKPOINT_MS;
+                if on_gpu && checkpoint_due {
+                    last_checkpoint = dom::now();
+                    if let Ok(copy) = trainer.model().copy_to(&backend::cpu().device).await {
+                        let step = report.step;
+                        with_app(|app| {
+                            app.cpu_copy = Some((copy, format!("the weights of step {step}")))
+                        });
+                    }
+                }
+                if report.finished || dom::now() - last_grid > GRID_REFRESH_MS {
+                    publish_model(trainer);
+                    new_weights = true;
+                }
+                reports.push(Ok(report));
             }
+            Engine::Worker => {
+                for update in worker::take_updates(id) {
+                    if let Some(values) = update.weights {
+                        let model = with_app(|app| app.model.clone());
+                        if let Some(model) = model.with_values(&values, &backend::cpu().device) {
+                            with_app(|app| app.model = model);
+                            new_weights = true;
+                            grid_reconstructions = update.reconstructions;
+                        }
+                    }
+                    reports.extend(update.report.map(Ok));
+                    reports.extend(update.error.map(Err));
+                }
+            }
+        }
+        if with_app(|app| app.run.map(|(run, _)| run) != Some(id)) {
+            return;
         }
         let frame_ms = dom::now() - frame_start;
         if frame_ms > longest_frame_ms {
@@ -576,68 +662,45 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 &format!("{frame_ms:.1}"),
             );
         }
-        // The read-back, the chart and the DOM updates each run in a task of their own, so
-        // no task grows long; the chart is drawn before this frame's DOM updates, while the
-        // page's style is clean (no forced style recalculation).
-        dom::yield_task().await;
-        let synced = trainer.sync().await;
-        if with_app(|app| app.run.map(|(run, _)| run) != Some(id)) {
-            return;
+        let mut fresh = false;
+        for report in reports {
+            let report = match report {
+                Ok(report) => report,
+                Err(message) => {
+                    let report = latest.unwrap_or_default();
+                    finish_run(id, &report, &format!("error: {message}"), true);
+                    refresh_grid().await;
+                    return;
+                }
+            };
+            if let Some(loss) = report.train_loss {
+                let value = smoothed.map_or(loss, |s| 0.9 * s + 0.1 * loss);
+                smoothed = Some(value);
+                let x = report.step as f64 / report.steps_per_epoch as f64;
+                with_app(|app| app.curves.steps.push((x, value)));
+            }
+            latest = Some(report);
+            fresh = true;
         }
-        let record = match synced {
-            Ok(record) => record,
-            Err(TrainError::Device(reason)) if on_gpu => {
-                // The device failed before the browser reported it lost.
-                on_webgpu_lost(reason);
-                trainer = continue_on_cpu(trainer);
-                on_gpu = false;
-                continue;
-            }
-            Err(error) => {
-                finish_run(id, &trainer, &format!("error: {error}"), true);
-                return;
-            }
+        let Some(report) = latest.clone().filter(|_| fresh) else {
+            continue;
         };
-        if on_gpu
-            && (record.is_some()
-                || trainer.is_finished()
-                || dom::now() - last_checkpoint > CHECKPOINT_MS)
-        {
-            last_checkpoint = dom::now();
-            let step = trainer.global_step();
-            if let Ok(copy) = trainer.model().copy_to(&backend::cpu().device).await {
-                with_app(|app| app.cpu_copy = Some((copy, format!("the weights of step {step}"))));
-            }
-        }
-        if on_gpu {
-            // Keep each frame's GPU work (enqueued steps and their read-back) near a frame's length.
-            let cycle_ms = dom::now() - frame_start;
-            if cycle_ms < 12.0 {
-                gpu_steps_per_frame = (gpu_steps_per_frame * 2).min(64);
-            } else if cycle_ms > 40.0 && gpu_steps_per_frame > 1 {
-                gpu_steps_per_frame /= 2;
-            }
-        }
-
-        let steps_per_epoch = trainer.steps_per_epoch() as f64;
-        if let Some(loss) = trainer.train_loss() {
-            let value = smoothed.map_or(loss, |s| 0.9 * s + 0.1 * loss);
-            smoothed = Some(value);
-            let x = trainer.global_step() as f64 / steps_per_epoch;
-            with_app(|app| app.curves.steps.push((x, value)));
-        }
-        if let Some(r) = record {
-            with_app(|app| {
+        let new_epoch = with_app(|app| {
+            let known = app.curves.train.len();
+            for r in report.history.iter().skip(known) {
                 app.curves.train.push((r.epoch as f64, r.train_mse));
                 app.curves.validation.push((r.epoch as f64, r.val_mse));
-                app.epochs_trained = r.epoch;
-            });
-        }
-        if record.is_some() || dom::now() - last_chart > CHART_REFRESH_MS || trainer.is_finished() {
+            }
+            app.epochs_trained = report.history.len();
+            report.history.len() > known
+        });
+        // The chart and the DOM updates each run in a task of their own, so no task grows
+        // long; the chart is drawn before the DOM updates, while the page's style is clean.
+        if new_epoch || dom::now() - last_chart > CHART_REFRESH_MS || report.finished {
             dom::yield_task().await;
             last_chart = dom::now();
             let curves = with_app(|app| app.curves.clone());
-            chart::draw(&curves, trainer.config().epochs);
+            chart::draw(&curves, report.epochs);
             let chart_ms = dom::now() - last_chart;
             dom::set_attr(
                 &dom::get::<HtmlElement>("loss-chart"),
@@ -645,19 +708,19 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
                 &format!("{chart_ms:.1}"),
             );
         }
-        let snapshot = snapshot(&trainer, &clock);
+        let snapshot = snapshot(&report, &clock);
         show_progress_of(Some(&snapshot), "training", &caption(&snapshot));
-        if record.is_some() || dom::now() - last_grid > GRID_REFRESH_MS || trainer.is_finished() {
+        if new_weights && (new_epoch || report.finished || dom::now() - last_grid > GRID_REFRESH_MS)
+        {
             last_grid = dom::now();
-            publish_model(&trainer);
-            refresh_grid().await;
+            refresh_grid_with(grid_reconstructions).await;
             request_sketch_update();
         }
-        if trainer.is_finished() {
-            let test_images = trainer.split().train.len().clamp(500, 10_000);
+        if report.finished {
+            let test_images = report.train_images.clamp(500, 10_000);
             finish_run(
                 id,
-                &trainer,
+                &report,
                 "training finished — measuring on the test set…",
                 false,
             );
@@ -667,25 +730,83 @@ async fn training_loop(id: u64, mut trainer: Trainer) {
     }
 }
 
-fn snapshot(trainer: &Trainer, clock: &Clock) -> Snapshot {
+/// One frame of a run on the page: steps within the budget, then the read-back (in a task of
+/// its own). `None` when the run ended here (an error shown, or the run replaced).
+async fn page_frame(
+    id: u64,
+    trainer: &mut Trainer,
+    gpu_steps_per_frame: &mut usize,
+    frame_start: f64,
+) -> Option<Report> {
+    let mut on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
+    if on_gpu && backend::webgpu_lost().is_some() {
+        continue_on_cpu(trainer);
+        on_gpu = false;
+    }
+    let mut steps = 0;
+    let mut step_start = frame_start;
+    while trainer.step() {
+        steps += 1;
+        let now = dom::now();
+        // On the CPU, stop before a step that would likely end past the budget.
+        let last_step_ms = now - std::mem::replace(&mut step_start, now);
+        let over = if on_gpu {
+            steps >= *gpu_steps_per_frame
+        } else {
+            now - frame_start + last_step_ms > FRAME_BUDGET_MS
+        };
+        if over {
+            break;
+        }
+    }
+    dom::yield_task().await;
+    let synced = trainer.sync().await;
+    if with_app(|app| app.run.map(|(run, _)| run) != Some(id)) {
+        return None;
+    }
+    match synced {
+        Ok(_) => {}
+        Err(TrainError::Device(reason)) if on_gpu => {
+            // The device failed before the browser reported it lost.
+            on_webgpu_lost(reason);
+            continue_on_cpu(trainer);
+        }
+        Err(error) => {
+            finish_run(id, &trainer.report(), &format!("error: {error}"), true);
+            publish_model(trainer);
+            refresh_grid().await;
+            return None;
+        }
+    }
+    if on_gpu {
+        // Keep each frame's GPU work (enqueued steps and their read-back) near a frame's length.
+        let cycle_ms = dom::now() - frame_start;
+        if cycle_ms < 12.0 {
+            *gpu_steps_per_frame = (*gpu_steps_per_frame * 2).min(64);
+        } else if cycle_ms > 40.0 && *gpu_steps_per_frame > 1 {
+            *gpu_steps_per_frame /= 2;
+        }
+    }
+    Some(trainer.report())
+}
+
+fn snapshot(report: &Report, clock: &Clock) -> Snapshot {
     let seconds = clock.active_ms / 1000.0;
-    let images_per_sec = if seconds > 1.0 && trainer.images_seen() > 0 {
-        trainer.images_seen() as f64 / seconds
+    let images_per_sec = if seconds > 1.0 && report.images_seen > 0 {
+        report.images_seen as f64 / seconds
     } else {
         0.0
     };
-    let fraction = trainer.progress();
-    let epochs = trainer.config().epochs;
-    let epoch_sec = trainer.split().train.len() as f64 / images_per_sec;
+    let epoch_sec = report.train_images as f64 / images_per_sec;
     Snapshot {
-        fraction,
-        step: trainer.global_step(),
-        epoch: trainer.epoch(),
-        epochs,
-        train_loss: trainer.train_loss(),
-        val_loss: trainer.history().last().map(|r| r.val_mse),
+        fraction: report.fraction,
+        step: report.step,
+        epoch: report.epoch,
+        epochs: report.epochs,
+        train_loss: report.train_loss,
+        val_loss: report.history.last().map(|r| r.val_mse),
         images_per_sec,
-        eta_sec: epoch_sec * epochs as f64 * (1.0 - fraction),
+        eta_sec: epoch_sec * report.epochs as f64 * (1.0 - report.fraction),
         epoch_sec,
     }
 }
@@ -693,12 +814,13 @@ fn snapshot(trainer: &Trainer, clock: &Clock) -> Snapshot {
 /// Runs one throwaway training step (and its read-back) of the selected model on a few test
 /// images, once per model and backend, in a task of its own. The browser compiles wasm code
 /// lazily, so the first step of a run would otherwise stall the first training frame.
+/// (Runs in the training worker need none.)
 async fn warm_up() {
     let kind = selected_kind();
     let Some((device, test)) = with_app(|app| {
         let test = app.mnist.as_ref()?.test.clone();
-        app.warmed
-            .insert((kind, app.backend.kind))
+        let in_worker = app.backend.kind == Kind::Cpu && worker::is_ready();
+        (!in_worker && app.warmed.insert((kind, app.backend.kind)))
             .then(|| (app.backend.device.clone(), test))
     }) else {
         return;
@@ -722,8 +844,8 @@ fn publish_model(trainer: &Trainer) {
     with_app(|app| app.model = model);
 }
 
-fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
-    publish_model(trainer);
+/// Ends run `id` (if it is still the current one) with `message` in the status line.
+fn finish_run(id: u64, report: &Report, message: &str, is_error: bool) {
     let still_current = with_app(|app| {
         let current = app.run.map(|(run, _)| run) == Some(id);
         if current {
@@ -735,10 +857,10 @@ fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
         set_running_controls(false);
         dom::set_text(
             "model-note",
-            &format!("{} epochs trained here", trainer.history().len()),
+            &format!("{} epochs trained here", report.history.len()),
         );
         let mut snapshot = snapshot(
-            trainer,
+            report,
             &Clock {
                 active_ms: 0.0,
                 last_frame: None,
@@ -751,11 +873,7 @@ fn finish_run(id: u64, trainer: &Trainer, message: &str, is_error: bool) {
         show_progress_of(
             Some(&snapshot),
             if is_error { "error" } else { "done" },
-            &format!(
-                "{} epochs · {} steps",
-                trainer.history().len(),
-                trainer.global_step()
-            ),
+            &format!("{} epochs · {} steps", report.history.len(), report.step),
         );
         status(message, is_error);
     }
@@ -799,9 +917,9 @@ fn on_webgpu_lost(reason: String) {
 
 /// Moves a run whose WebGPU device was lost to the CPU, from the weights the page fell back
 /// to (see [`on_webgpu_lost`]); position, data order and curves are kept.
-fn continue_on_cpu(trainer: Trainer) -> Trainer {
+fn continue_on_cpu(trainer: &mut Trainer) {
     let (device, model) = with_app(|app| (app.backend.device.clone(), app.model.clone()));
-    trainer.continue_on(device, model)
+    trainer.continue_on(device, model);
 }
 
 // ---------------------------------------------------------------- inference views
@@ -810,6 +928,12 @@ fn continue_on_cpu(trainer: Trainer) -> Trainer {
 /// Runs in a task of its own, so it never lengthens the task that asked for it
 /// (loading weights, a training frame).
 async fn refresh_grid() {
+    refresh_grid_with(None).await
+}
+
+/// Redraws the grid with `reconstructions` of the grid's digits if given (the training
+/// worker computes them), else with the page model's.
+async fn refresh_grid_with(reconstructions: Option<Vec<f32>>) {
     dom::yield_task().await;
     let Some((model, device, data, indices)) = with_app(|app| {
         let mnist = app.mnist.as_ref()?;
@@ -826,9 +950,15 @@ async fn refresh_grid() {
         .iter()
         .flat_map(|&i| data.image(i).iter().map(|&p| f32::from(p) / 255.0))
         .collect();
-    let output = model.forward(images_tensor(originals.clone(), &device));
-    let Ok(reconstructions) = read_values(output).await else {
-        return;
+    let reconstructions = match reconstructions {
+        Some(values) => values,
+        None => {
+            let output = model.forward(images_tensor(originals.clone(), &device));
+            let Ok(values) = read_values(output).await else {
+                return;
+            };
+            values
+        }
     };
     let mut images: Vec<&[f32]> = originals.chunks(IMAGE_PIXELS).collect();
     images.extend(reconstructions.chunks(IMAGE_PIXELS));
@@ -894,19 +1024,21 @@ async fn evaluate_and_show(limit: Option<usize>) {
     set_enabled("evaluate", false);
     let count = limit.unwrap_or(test.len()).min(test.len());
     let mut accumulator = MetricsAccumulator::default();
-    let indices: Vec<usize> = (0..count).collect();
-    for (done, chunk) in indices.chunks(EVAL_CHUNK).enumerate() {
+    // Chunks sized to about EVAL_TASK_MS each, from the speed measured so far.
+    let (mut done, mut chunk_size) = (0, 4);
+    while done < count {
         // One chunk per frame, each in a task of its own (never tacked onto the caller's).
         dom::next_frame().await;
         dom::yield_task().await;
         status(
-            &format!(
-                "measuring on the test set: {} / {count}…",
-                done * EVAL_CHUNK
-            ),
+            &format!("measuring on the test set: {done} / {count}…"),
             false,
         );
-        let output = model.forward(test.batch(chunk, &device));
+        let started = dom::now();
+        let chunk: Vec<usize> = (done..(done + chunk_size).min(count)).collect();
+        let output = model.forward(test.batch(&chunk, &device));
+        // Main-thread time only: on WebGPU the read-back wait is not the page's work.
+        let mut busy_ms = dom::now() - started;
         let reconstructions = match read_values(output).await {
             Ok(values) => values,
             Err(e) => {
@@ -918,7 +1050,12 @@ async fn evaluate_and_show(limit: Option<usize>) {
             .iter()
             .flat_map(|&i| test.image(i).iter().map(|&p| f32::from(p) / 255.0))
             .collect();
+        let read_at = dom::now();
         accumulator.add(&originals, &reconstructions);
+        done += chunk.len();
+        busy_ms += dom::now() - read_at;
+        let ms_per_image = busy_ms / chunk.len() as f64;
+        chunk_size = ((EVAL_TASK_MS / ms_per_image.max(0.01)) as usize).clamp(1, 200);
     }
     show_metrics(&accumulator.finish());
     set_enabled("evaluate", true);

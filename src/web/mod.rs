@@ -9,6 +9,7 @@ mod dom;
 mod draw;
 mod loader;
 mod sketch;
+mod worker;
 
 use wasm_bindgen::prelude::*;
 
@@ -16,7 +17,10 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-    wasm_bindgen_futures::spawn_local(app::run());
+    // The training worker loads the same module; it starts with `trainingWorker` instead.
+    if web_sys::window().is_some() {
+        wasm_bindgen_futures::spawn_local(app::run());
+    }
 }
 
 /// The lab's state as a plain object for scripts and tests (`window.wasmBindings.labState()`):

@@ -228,39 +228,38 @@ test('WebGPU device loss: training goes on on the CPU from the last copy of the 
   }
 });
 
-test('CPU path: without WebGPU the lab trains on the CPU and stays responsive', { timeout: 300_000 }, async () => {
+test('CPU path: without WebGPU the lab trains in a worker and the page stays responsive', { timeout: 300_000 }, async () => {
   const { browser, page, errors } = await openLab(CPU_ARGS);
   try {
     await waitForStatus(page, 'ready');
     const backend = await page.$eval('#backend', (e) => e.textContent);
     assert.match(backend, /^cpu/, backend);
-    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 2048, batch: 32, epochs: 3 });
+    // `deep` at batch 100: one step takes about 250 ms of CPU in wasm, far over a frame; the
+    // training worker runs it, and the page only draws.
+    const { losses, state } = await trainBriefly(page, { model: 'deep', size: 2000, batch: 100, epochs: 2 });
     const [trainingStart, doneAt] = await page.evaluate(() => [window.__trainingStart, performance.now()]);
-    console.log(`  cpu ffnn: ${state.step} steps, ${state.imagesPerSec} images/s, ` +
-      `losses ${losses[0]?.toFixed(4)} → ${losses.at(-1)?.toFixed(4)}`);
+    console.log(`  cpu deep: ${state.step} steps in ${Math.round(doneAt - trainingStart)} ms, ${state.imagesPerSec} images/s, ` +
+      `losses ${losses[0]?.toFixed(4)} → ${losses.at(-1)?.toFixed(4)} (${losses.length} read-backs)`);
+    assert.equal(state.engine, 'worker', JSON.stringify(state));
     assert.equal(state.state, 'done', JSON.stringify(state));
-    assert.ok(losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
+    assert.equal(state.step, '40');
+    assert.ok(losses.length >= 4 && losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
     assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
-    // Responsiveness: long tasks during training (not page start-up).
+    await waitForStatus(page, 'test metrics', 120_000);
+    // Responsiveness: long tasks from Start to the test metrics (not page start-up).
     const allTasks = await page.evaluate(() => window.__longtasks);
     const longTasks = allTasks.filter((t) => t.start >= trainingStart)
-      .map((t) => ({ ...t, sinceStart: Math.round(t.start - trainingStart) }));
-    const longest = Math.max(0, ...longTasks.map((t) => t.duration));
+      .map((t) => ({ duration: Math.round(t.duration), sinceStart: Math.round(t.start - trainingStart) }));
     console.log(`  before training (start-up: wasm, MNIST parsing, weights): long tasks ` +
       `${JSON.stringify(allTasks.filter((t) => t.start < trainingStart).map((t) => Math.round(t.duration)))} ms`);
-    console.log(`  training took ${Math.round(doneAt - trainingStart)} ms; long tasks since Start: ${JSON.stringify(longTasks)}`);
     const longFrames = await page.evaluate((t0) => window.__longframes.filter((f) => f.start >= t0 && f.duration > 50), trainingStart);
     if (longFrames.length) console.log(`  long animation frames since Start: ${JSON.stringify(longFrames)}`);
-    console.log(`  longest main-thread task while training on the CPU: ${longest.toFixed(0)} ms (${longTasks.length} over 50 ms); ` +
-      `longest training frame: ${state.longestFrameMs} ms; chart draw ${await page.$eval('#loss-chart', (c) => c.dataset.drawMs)} ms`);
-    await waitForStatus(page, 'test metrics', 60_000);
+    const longest = Math.max(0, ...longTasks.map((t) => t.duration));
+    console.log(`  longest main-thread task from Start to the test metrics: ${longest} ms ` +
+      `(${longTasks.length} over 50 ms: ${JSON.stringify(longTasks)}); longest training frame ${state.longestFrameMs} ms; ` +
+      `chart draw ${await page.$eval('#loss-chart', (c) => c.dataset.drawMs)} ms`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'lab-after-training.png'), fullPage: true });
-    // Target: no task over 50 ms. The page's own work per task stays well under it (training
-    // frames and chart draws, measured above, asserted for the frames); an occasional 51–55 ms
-    // task still shows up (about 1 run in 7 here, cause not found yet — see the README), so the
-    // check fails on a second one or on anything near a felt stall (100 ms).
-    assert.ok(parseFloat(state.longestFrameMs) < 50, `a training frame took ${state.longestFrameMs} ms`);
-    assert.ok(longTasks.length <= 1 && longest < 100, `long tasks: ${JSON.stringify(longTasks)}`);
+    assert.deepEqual(longTasks, [], 'main-thread tasks over 50 ms while training');
     const metrics = await page.$eval('#metrics', (t) => t.dataset.mse);
     assert.ok(parseFloat(metrics) < 0.1, `metrics ${metrics}`);
     assert.deepEqual(errors, []);
