@@ -1011,13 +1011,9 @@ async fn update_sketch() {
 /// Measures the model on the test set (all of it, or the first `limit` images), one
 /// batch per frame, and fills `#metrics`.
 async fn evaluate_and_show(limit: Option<usize>) {
-    let Some((model, device, test)) = with_app(|app| {
+    let Some((model, backend, test)) = with_app(|app| {
         let mnist = app.mnist.as_ref()?;
-        Some((
-            app.model.clone(),
-            app.backend.device.clone(),
-            mnist.test.clone(),
-        ))
+        Some((app.model.clone(), app.backend.clone(), mnist.test.clone()))
     }) else {
         return status("error: MNIST is not loaded", true);
     };
@@ -1036,9 +1032,8 @@ async fn evaluate_and_show(limit: Option<usize>) {
         );
         let started = dom::now();
         let chunk: Vec<usize> = (done..(done + chunk_size).min(count)).collect();
-        let output = model.forward(test.batch(&chunk, &device));
-        // Main-thread time only: on WebGPU the read-back wait is not the page's work.
-        let mut busy_ms = dom::now() - started;
+        let output = model.forward(test.batch(&chunk, &backend.device));
+        let enqueue_ms = dom::now() - started;
         let reconstructions = match read_values(output).await {
             Ok(values) => values,
             Err(e) => {
@@ -1053,7 +1048,12 @@ async fn evaluate_and_show(limit: Option<usize>) {
         let read_at = dom::now();
         accumulator.add(&originals, &reconstructions);
         done += chunk.len();
-        busy_ms += dom::now() - read_at;
+        // Main-thread time: on the CPU the read-back is where the work runs; on WebGPU its
+        // wait is not the page's.
+        let busy_ms = match backend.kind {
+            Kind::Cpu => dom::now() - started,
+            Kind::WebGpu => enqueue_ms + dom::now() - read_at,
+        };
         let ms_per_image = busy_ms / chunk.len() as f64;
         chunk_size = ((EVAL_TASK_MS / ms_per_image.max(0.01)) as usize).clamp(1, 200);
     }

@@ -90,7 +90,8 @@ async function waitForStatus(page, word, timeout = 60_000) {
 
 /// Trains `model` on a small subset and returns the train losses seen along the way.
 /// Training starts at `window.__trainingStart` (performance.now() just before Start is clicked).
-async function trainBriefly(page, { model = 'ffnn', size = 512, batch = 32, epochs = 2, timeout = 240_000 }) {
+/// With `pauseAtStep`, pauses there, checks that no step runs while paused, and resumes.
+async function trainBriefly(page, { model = 'ffnn', size = 512, batch = 32, epochs = 2, timeout = 240_000, pauseAtStep }) {
   // Switching the model loads its pretrained weights and redraws the grid: let that finish first.
   await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.updated, null, { timeout: 60_000 });
   if (await page.$eval('#model', (m) => m.value) !== model) {
@@ -111,6 +112,17 @@ async function trainBriefly(page, { model = 'ffnn', size = 512, batch = 32, epoc
     const loss = parseFloat(state.trainLoss);
     if (Number.isFinite(loss) && losses.at(-1) !== loss) losses.push(loss);
     if (state.state === 'done' || state.state === 'error') return { losses, state };
+    if (pauseAtStep !== undefined && Number(state.step) >= pauseAtStep) {
+      pauseAtStep = undefined;
+      await page.click('#pause');
+      await page.waitForTimeout(700); // a step already under way may still report
+      const before = await page.$eval('#progress', (p) => p.dataset.step);
+      await page.waitForTimeout(1500);
+      const after = await page.$eval('#progress', (p) => ({ ...p.dataset }));
+      assert.equal(after.state, 'paused');
+      assert.equal(after.step, before, 'steps ran while paused');
+      await page.click('#pause'); // "Resume"
+    }
     assert.ok(Date.now() < deadline, `training did not finish in time: ${JSON.stringify(state)}`);
     await page.waitForTimeout(100);
   }
@@ -236,7 +248,7 @@ test('CPU path: without WebGPU the lab trains in a worker and the page stays res
     assert.match(backend, /^cpu/, backend);
     // `deep` at batch 100: one step takes about 250 ms of CPU in wasm, far over a frame; the
     // training worker runs it, and the page only draws.
-    const { losses, state } = await trainBriefly(page, { model: 'deep', size: 2000, batch: 100, epochs: 2 });
+    const { losses, state } = await trainBriefly(page, { model: 'deep', size: 2000, batch: 100, epochs: 2, pauseAtStep: 10 });
     const [trainingStart, doneAt] = await page.evaluate(() => [window.__trainingStart, performance.now()]);
     console.log(`  cpu deep: ${state.step} steps in ${Math.round(doneAt - trainingStart)} ms, ${state.imagesPerSec} images/s, ` +
       `losses ${losses[0]?.toFixed(4)} → ${losses.at(-1)?.toFixed(4)} (${losses.length} read-backs)`);
