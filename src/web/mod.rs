@@ -1,6 +1,7 @@
 //! The browser lab: a thin layer over the library that only does DOM, canvas and
-//! scheduling. Training runs in a `requestAnimationFrame` loop with a per-frame time
-//! budget on WebGPU or, without an adapter, on burn's CPU backend (burn-flex, wasm SIMD).
+//! scheduling. A `requestAnimationFrame` loop drives each run: on WebGPU it enqueues the
+//! steps itself; on burn's CPU backend (burn-flex, wasm SIMD) a Web Worker running this same
+//! module trains and the loop draws what it reports.
 
 mod app;
 mod backend;
