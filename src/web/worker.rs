@@ -16,7 +16,7 @@ use burn::tensor::Device;
 use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use web_sys::{DedicatedWorkerGlobalScope, ErrorEvent, MessageEvent, Worker, WorkerOptions};
+use web_sys::{DedicatedWorkerGlobalScope, ErrorEvent, Event, MessageEvent, Worker, WorkerOptions};
 
 use crate::data::{IMAGE_PIXELS, ImageSet};
 use crate::training::{Report, TrainConfig, Trainer, read_values};
@@ -103,8 +103,15 @@ pub fn spawn(data: Arc<ImageSet>) -> Result<(), String> {
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(|event: ErrorEvent| {
-        fail_current(format!("the training worker stopped: {}", event.message()));
+    // An `ErrorEvent` when the worker's code fails, a plain `Event` when worker.js or the
+    // module cannot be loaded.
+    let on_error = Closure::<dyn FnMut(Event)>::new(|event: Event| {
+        let reason = event
+            .dyn_ref::<ErrorEvent>()
+            .map(|e| e.message())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "worker.js could not be loaded".into());
+        fail_current(format!("the training worker stopped: {reason}"));
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();

@@ -280,6 +280,26 @@ test('CPU path: without WebGPU the lab trains in a worker and the page stays res
   }
 });
 
+test('CPU path without a worker (worker.js missing): the page trains on its main thread', { timeout: 180_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS, {
+    route: (page) => page.route('**/worker.js', (route) => route.fulfill({ status: 404, body: 'not found' })),
+  });
+  try {
+    await waitForStatus(page, 'ready');
+    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 1024, batch: 32, epochs: 2 });
+    console.log(`  cpu ffnn on the page: ${state.step} steps, ${state.imagesPerSec} images/s, ` +
+      `longest training frame ${state.longestFrameMs} ms`);
+    assert.equal(state.engine, 'page', JSON.stringify(state));
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.ok(losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
+    assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
+    // The failed worker script is the only error: the page said nothing else went wrong.
+    assert.ok(errors.every((e) => /404|worker/i.test(e)), JSON.stringify(errors));
+  } finally {
+    await browser.close();
+  }
+});
+
 test('Sketch: strokes make an MNIST-like input and the pretrained model reconstructs it', { timeout: 120_000 }, async () => {
   const opened = Date.now();
   const { browser, page } = await openLab(CPU_ARGS);
