@@ -4,9 +4,8 @@
 //! dimensionality, 28×28 image size and exact length, and refuses absurd sizes
 //! before allocating. Every failure is an [`IdxError`] that names the file.
 
-use std::io::Read;
+use std::io::Write;
 
-use flate2::read::GzDecoder;
 use thiserror::Error;
 
 /// Side length of an MNIST image.
@@ -15,6 +14,8 @@ pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 /// The largest number of items an IDX file may declare (10× MNIST's 60,000).
 pub const MAX_ITEMS: usize = 600_000;
+/// The largest decompressed IDX file accepted: an image file of [`MAX_ITEMS`] images.
+pub const MAX_INFLATED_BYTES: usize = 16 + MAX_ITEMS * IMAGE_PIXELS;
 
 const TYPE_U8: u8 = 0x08;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -71,30 +72,113 @@ pub enum IdxError {
 ///
 /// `limit` bounds the decompressed size, so a gzip bomb cannot exhaust memory.
 pub fn decompress(file: &str, bytes: &[u8], limit: usize) -> Result<Vec<u8>, IdxError> {
-    if bytes.is_empty() {
-        return Err(IdxError::Empty { file: file.into() });
+    let mut inflater = Inflater::new(file, limit);
+    inflater.write(bytes)?;
+    inflater.finish()
+}
+
+/// [`decompress`] a piece at a time, as a download arrives (the browser inflates the 47 MB
+/// training set between its network chunks instead of in one long task).
+pub struct Inflater {
+    file: String,
+    limit: usize,
+    state: Inflate,
+}
+
+enum Inflate {
+    /// Fewer than two bytes seen: gzip or not is still open.
+    Start(Vec<u8>),
+    Gzip(Box<flate2::write::GzDecoder<Bounded>>),
+    Raw(Vec<u8>),
+}
+
+/// A `Vec` that refuses to grow past `limit` bytes.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + data.len() > self.limit {
+            return Err(std::io::Error::other(format!(
+                "inflates to more than {} bytes",
+                self.limit
+            )));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
     }
-    if !bytes.starts_with(&GZIP_MAGIC) {
-        return Ok(bytes.to_vec());
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
-    let mut out = Vec::new();
-    let gzip_error = |reason: String| IdxError::Gzip {
+}
+
+impl Inflater {
+    /// For `file`, whose decompressed content may not exceed `limit` bytes.
+    pub fn new(file: &str, limit: usize) -> Self {
+        Self {
+            file: file.into(),
+            limit,
+            state: Inflate::Start(Vec::new()),
+        }
+    }
+
+    /// Takes the next piece of the file.
+    pub fn write(&mut self, piece: &[u8]) -> Result<(), IdxError> {
+        if let Inflate::Start(seen) = &mut self.state {
+            seen.extend_from_slice(piece);
+            if seen.len() < GZIP_MAGIC.len() {
+                return Ok(());
+            }
+            let seen = std::mem::take(seen);
+            self.state = if seen.starts_with(&GZIP_MAGIC) {
+                let out = Bounded {
+                    bytes: Vec::new(),
+                    limit: self.limit,
+                };
+                Inflate::Gzip(Box::new(flate2::write::GzDecoder::new(out)))
+            } else {
+                Inflate::Raw(Vec::new())
+            };
+            return self.write(&seen);
+        }
+        match &mut self.state {
+            Inflate::Gzip(decoder) => decoder
+                .write_all(piece)
+                .map_err(|e| gzip_error(&self.file, e)),
+            Inflate::Raw(bytes) => {
+                bytes.extend_from_slice(piece);
+                Ok(())
+            }
+            Inflate::Start(_) => unreachable!("decided above"),
+        }
+    }
+
+    /// The whole decompressed content, once every piece is in.
+    pub fn finish(self) -> Result<Vec<u8>, IdxError> {
+        match self.state {
+            Inflate::Start(seen) if seen.is_empty() => Err(IdxError::Empty { file: self.file }),
+            Inflate::Start(seen) | Inflate::Raw(seen) => Ok(seen),
+            Inflate::Gzip(decoder) => decoder
+                .finish()
+                .map(|out| out.bytes)
+                .map_err(|e| gzip_error(&self.file, e)),
+        }
+    }
+}
+
+fn gzip_error(file: &str, error: std::io::Error) -> IdxError {
+    IdxError::Gzip {
         file: file.into(),
-        reason,
-    };
-    GzDecoder::new(bytes)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| gzip_error(e.to_string()))?;
-    if out.len() > limit {
-        return Err(gzip_error(format!("inflates to more than {limit} bytes")));
+        reason: error.to_string(),
     }
-    Ok(out)
 }
 
 /// Parses an IDX image file (`0x00000803`, N×28×28 bytes) into N×784 pixels.
 pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
-    let limit = 16 + MAX_ITEMS * IMAGE_PIXELS;
+    let limit = MAX_INFLATED_BYTES;
     let raw = decompress(file, bytes, limit)?;
     let dims = header(file, &raw, 3, "count, rows, columns")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
@@ -365,5 +449,35 @@ mod tests {
         gz[mid] ^= 0xff;
         gz[mid + 1] ^= 0xff;
         assert!(parse_images("t", &gz).is_err());
+    }
+
+    #[test]
+    fn inflating_piece_by_piece_gives_the_same_bytes() {
+        let raw = images(5);
+        for file in [gzip(&raw), raw.clone()] {
+            for piece in [1, 7, 4096] {
+                let mut inflater = Inflater::new("t", raw.len());
+                for chunk in file.chunks(piece) {
+                    inflater.write(chunk).unwrap();
+                }
+                assert_eq!(inflater.finish().unwrap(), raw, "pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_gzip_and_oversized_content_are_refused() {
+        let gz = gzip(&images(2));
+        let mut inflater = Inflater::new("t", usize::MAX);
+        inflater.write(&gz[..gz.len() - 4]).unwrap();
+        let err = inflater.finish().unwrap_err();
+        assert!(matches!(err, IdxError::Gzip { .. }), "{err}");
+
+        let err = decompress("t", &gz, 100).unwrap_err();
+        assert!(err.to_string().contains("more than 100 bytes"), "{err}");
+        assert!(matches!(
+            Inflater::new("t", 10).finish(),
+            Err(IdxError::Empty { .. })
+        ));
     }
 }

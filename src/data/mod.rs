@@ -4,5 +4,5 @@ pub mod idx;
 pub mod mnist;
 pub mod sketch;
 
-pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError};
+pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, Inflater, MAX_INFLATED_BYTES};
 pub use mnist::{FILE_NAMES, ImageSet, Mnist, Split, images_tensor};

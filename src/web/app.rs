@@ -16,7 +16,8 @@ use super::backend::{self, Backend, Kind};
 use super::chart::{self, LossCurves};
 use super::{dom, draw, loader, sketch, worker};
 use crate::data::{
-    FILE_NAMES, IMAGE_PIXELS, ImageSet, Mnist, Split, images_tensor, sketch as sketch_data,
+    FILE_NAMES, IMAGE_PIXELS, ImageSet, Inflater, MAX_INFLATED_BYTES, Mnist, Split, images_tensor,
+    sketch as sketch_data,
 };
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::model::{Model, ModelConfig, ModelKind};
@@ -280,9 +281,14 @@ async fn load_data() -> Result<Mnist, String> {
     let progress: HtmlElement = dom::get("data-progress");
     let mut loaded = 0usize;
     let mut files = Vec::new();
-    for (url, response) in responses {
-        let bytes = loader::read_body(&url, response, |chunk| {
-            loaded += chunk;
+    for (name, (url, response)) in FILE_NAMES.iter().zip(responses) {
+        // Inflated as it arrives, between network chunks (no long task at the end).
+        let mut inflater = Inflater::new(name, MAX_INFLATED_BYTES);
+        loader::read_body(&url, response, |chunk| {
+            inflater
+                .write(chunk)
+                .map_err(|e| format!("MNIST data: {e}"))?;
+            loaded += chunk.len();
             if total > 0.0 {
                 dom::set_attr(&progress, "value", &format!("{:.4}", loaded as f64 / total));
             }
@@ -293,9 +299,10 @@ async fn load_data() -> Result<Mnist, String> {
                 format!("{:.1} MB", loaded as f64 / 1e6)
             };
             dom::set_text("data-progress-text", &text);
+            Ok(())
         })
         .await?;
-        files.push(bytes);
+        files.push(inflater.finish().map_err(|e| format!("MNIST data: {e}"))?);
     }
     dom::set_attr(&progress, "value", "1");
     status("parsing MNIST…", false);

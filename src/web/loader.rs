@@ -43,17 +43,22 @@ pub fn content_length(response: &Response) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Reads the whole body, calling `progress(bytes_read_now)` after each chunk.
+/// Main-thread time `read_body` may take before it lets other tasks run, in milliseconds.
+const TASK_BUDGET_MS: f64 = 8.0;
+
+/// Streams the body to `on_chunk`, piece by piece as it arrives; `on_chunk` may refuse the
+/// data with a message. Yields to the page whenever it has worked for [`TASK_BUDGET_MS`], so
+/// a large download processed on arrival (e.g. inflated) never makes one long task.
 pub async fn read_body(
     url: &str,
     response: Response,
-    mut progress: impl FnMut(usize),
-) -> Result<Vec<u8>, String> {
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
     let Some(body) = response.body() else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut bytes = Vec::new();
+    let mut task_start = dom::now();
     loop {
         let chunk = JsFuture::from(reader.read())
             .await
@@ -63,15 +68,16 @@ pub async fn read_body(
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
         if done {
-            return Ok(bytes);
+            return Ok(());
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into())
             .map_err(|e| describe(url, e))?
             .unchecked_into();
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-        progress(value.length() as usize);
+        on_chunk(&value.to_vec())?;
+        if dom::now() - task_start > TASK_BUDGET_MS {
+            dom::yield_task().await;
+            task_start = dom::now();
+        }
     }
 }
 
@@ -98,17 +104,25 @@ mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
 
+    fn response(data: &[u8]) -> Response {
+        let body = Uint8Array::from(data);
+        Response::new_with_opt_buffer_source(Some(body.as_ref())).unwrap()
+    }
+
     #[wasm_bindgen_test]
-    async fn read_body_returns_every_byte_and_reports_progress() {
+    async fn read_body_streams_every_byte_and_stops_on_a_refusal() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let body = Uint8Array::from(data.as_slice());
-        let response = Response::new_with_opt_buffer_source(Some(body.as_ref())).unwrap();
-        let mut reported = 0;
-        let bytes = read_body("memory", response, |n| reported += n)
-            .await
-            .unwrap();
+        let mut bytes = Vec::new();
+        read_body("memory", response(&data), |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await
+        .unwrap();
         assert_eq!(bytes, data);
-        assert_eq!(reported, data.len());
+
+        let refused = read_body("memory", response(&data), |_| Err("no thanks".into())).await;
+        assert_eq!(refused, Err("no thanks".to_string()));
     }
 
     #[wasm_bindgen_test]
