@@ -450,7 +450,13 @@ fn start_training() {
         Engine::Worker
     } else {
         match Trainer::new(config.clone(), data, backend.device) {
-            Ok(trainer) => Engine::Page(Box::new(trainer)),
+            Ok(trainer) => Engine::Page(Box::new(PageRun {
+                trainer,
+                on_gpu: backend.kind == Kind::WebGpu,
+                gpu_steps_per_frame: 1,
+                last_checkpoint: f64::MIN,
+                checkpointed_epochs: 0,
+            })),
             Err(e) => return status(&format!("error: {e}"), true),
         }
     };
@@ -555,9 +561,22 @@ fn reset() {
 /// Where a run's steps execute.
 enum Engine {
     /// On the page, a frame's budget at a time (WebGPU: the GPU does the work).
-    Page(Box<Trainer>),
+    Page(Box<PageRun>),
     /// In the training worker (CPU backend): the page only shows what it reports.
     Worker,
+}
+
+/// A run trained on the page.
+struct PageRun {
+    trainer: Trainer,
+    /// Whether the trainer is on WebGPU (until the device is lost).
+    on_gpu: bool,
+    /// Steps enqueued per frame on WebGPU, adapted to the frame's length.
+    gpu_steps_per_frame: usize,
+    /// On WebGPU, the weights are copied to the CPU at the start, each epoch and every
+    /// CHECKPOINT_MS (`App::cpu_copy`): a lost GPU device cannot be read any more.
+    last_checkpoint: f64,
+    checkpointed_epochs: usize,
 }
 
 /// Wall-clock bookkeeping of a run, excluding pauses.
@@ -573,14 +592,10 @@ async fn training_loop(id: u64, mut engine: Engine) {
         active_ms: 0.0,
         last_frame: None,
     };
-    let mut gpu_steps_per_frame = 1usize;
     let mut last_grid = dom::now();
     let mut last_chart = f64::MIN;
     let mut longest_frame_ms = 0.0;
     let mut smoothed: Option<f64> = None;
-    // On WebGPU, the weights are copied to the CPU at the start, each epoch and every
-    // CHECKPOINT_MS (`App::cpu_copy`): a lost GPU device cannot be read any more.
-    let mut last_checkpoint = f64::MIN;
     let mut was_paused = false;
     // The run's latest report.
     let mut latest: Option<Report> = None;
@@ -617,27 +632,12 @@ async fn training_loop(id: u64, mut engine: Engine) {
         let mut new_weights = false;
         let mut grid_reconstructions = None;
         match &mut engine {
-            Engine::Page(trainer) => {
-                let Some(report) =
-                    page_frame(id, trainer, &mut gpu_steps_per_frame, frame_start).await
-                else {
+            Engine::Page(run) => {
+                let Some(report) = page_frame(id, run, frame_start).await else {
                     return;
                 };
-                let on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
-                let checkpoint_due = report.history.len() > with_app(|app| app.curves.train.len())
-                    || report.finished
-                    || dom::now() - last_checkpoint > CHECKPOINT_MS;
-                if on_gpu && checkpoint_due {
-                    last_checkpoint = dom::now();
-                    if let Ok(copy) = trainer.model().copy_to(&backend::cpu().device).await {
-                        let step = report.step;
-                        with_app(|app| {
-                            app.cpu_copy = Some((copy, format!("the weights of step {step}")))
-                        });
-                    }
-                }
                 if report.finished || dom::now() - last_grid > GRID_REFRESH_MS {
-                    publish_model(trainer);
+                    publish_model(&run.trainer);
                     new_weights = true;
                 }
                 reports.push(Ok(report));
@@ -738,17 +738,13 @@ async fn training_loop(id: u64, mut engine: Engine) {
 }
 
 /// One frame of a run on the page: steps within the budget, then the read-back (in a task of
-/// its own). `None` when the run ended here (an error shown, or the run replaced).
-async fn page_frame(
-    id: u64,
-    trainer: &mut Trainer,
-    gpu_steps_per_frame: &mut usize,
-    frame_start: f64,
-) -> Option<Report> {
-    let mut on_gpu = with_app(|app| app.backend.kind == Kind::WebGpu);
-    if on_gpu && backend::webgpu_lost().is_some() {
+/// its own) and, on WebGPU, a CPU copy of the weights when one is due. `None` when the run
+/// ended here (an error shown, or the run replaced).
+async fn page_frame(id: u64, run: &mut PageRun, frame_start: f64) -> Option<Report> {
+    let trainer = &mut run.trainer;
+    if run.on_gpu && backend::webgpu_lost().is_some() {
         continue_on_cpu(trainer);
-        on_gpu = false;
+        run.on_gpu = false;
     }
     let mut steps = 0;
     let mut step_start = frame_start;
@@ -757,8 +753,8 @@ async fn page_frame(
         let now = dom::now();
         // On the CPU, stop before a step that would likely end past the budget.
         let last_step_ms = now - std::mem::replace(&mut step_start, now);
-        let over = if on_gpu {
-            steps >= *gpu_steps_per_frame
+        let over = if run.on_gpu {
+            steps >= run.gpu_steps_per_frame
         } else {
             now - frame_start + last_step_ms > FRAME_BUDGET_MS
         };
@@ -773,10 +769,11 @@ async fn page_frame(
     }
     match synced {
         Ok(_) => {}
-        Err(TrainError::Device(reason)) if on_gpu => {
+        Err(TrainError::Device(reason)) if run.on_gpu => {
             // The device failed before the browser reported it lost.
             on_webgpu_lost(reason);
             continue_on_cpu(trainer);
+            run.on_gpu = false;
         }
         Err(error) => {
             finish_run(id, &trainer.report(), &format!("error: {error}"), true);
@@ -785,16 +782,32 @@ async fn page_frame(
             return None;
         }
     }
-    if on_gpu {
+    let report = trainer.report();
+    if run.on_gpu {
         // Keep each frame's GPU work (enqueued steps and their read-back) near a frame's length.
         let cycle_ms = dom::now() - frame_start;
         if cycle_ms < 12.0 {
-            *gpu_steps_per_frame = (*gpu_steps_per_frame * 2).min(64);
-        } else if cycle_ms > 40.0 && *gpu_steps_per_frame > 1 {
-            *gpu_steps_per_frame /= 2;
+            run.gpu_steps_per_frame = (run.gpu_steps_per_frame * 2).min(64);
+        } else if cycle_ms > 40.0 && run.gpu_steps_per_frame > 1 {
+            run.gpu_steps_per_frame /= 2;
+        }
+        let due = report.history.len() > run.checkpointed_epochs
+            || report.finished
+            || dom::now() - run.last_checkpoint > CHECKPOINT_MS;
+        if due {
+            run.last_checkpoint = dom::now();
+            run.checkpointed_epochs = report.history.len();
+            if let Ok(copy) = trainer.model().copy_to(&backend::cpu().device).await {
+                let step = report.step;
+                with_app(|app| {
+                    if app.run.map(|(run, _)| run) == Some(id) {
+                        app.cpu_copy = Some((copy, format!("the weights of step {step}")));
+                    }
+                });
+            }
         }
     }
-    Some(trainer.report())
+    Some(report)
 }
 
 fn snapshot(report: &Report, clock: &Clock) -> Snapshot {

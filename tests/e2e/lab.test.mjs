@@ -240,6 +240,36 @@ test('WebGPU device loss: training goes on on the CPU from the last copy of the 
   }
 });
 
+test('WebGPU device lost while a run is paused: the run resumes on the CPU', { timeout: 300_000 }, async () => {
+  const { browser, page, errors } = await openLab(GPU_ARGS);
+  try {
+    await waitForStatus(page, 'ready', 120_000);
+    await page.fill('#train-size', '512');
+    await page.fill('#batch-size', '32');
+    await page.fill('#epochs', '2');
+    await page.click('#start');
+    await page.waitForFunction(() => Number(document.querySelector('#progress').dataset.step) >= 4, null,
+      { timeout: 120_000 });
+    await page.click('#pause');
+    await page.waitForTimeout(1000); // no read-back in flight: the browser's report comes first
+    await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
+    await waitForStatus(page, 'device lost');
+    const message = await page.$eval('#status', (e) => e.textContent);
+    console.log(`  device lost while paused: ${message}`);
+    assert.match(message, /\(Device was destroyed\.\); the lab goes on on the CPU from the weights of step \d+$/);
+    await page.click('#pause'); // "Resume"
+    await page.waitForFunction(() => ['done', 'error'].includes(document.querySelector('#progress').dataset.state),
+      null, { timeout: 120_000 });
+    const state = await page.$eval('#progress', (p) => ({ ...p.dataset }));
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.equal(state.step, '32');
+    assert.match(await page.$eval('#backend', (e) => e.textContent), /^cpu/);
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('CPU path: without WebGPU the lab trains in a worker and the page stays responsive', { timeout: 300_000 }, async () => {
   const { browser, page, errors } = await openLab(CPU_ARGS);
   try {
