@@ -839,7 +839,7 @@ async fn warm_up() {
     let kind = selected_kind();
     let Some((device, test)) = with_app(|app| {
         let test = app.mnist.as_ref()?.test.clone();
-        let in_worker = app.backend.kind == Kind::Cpu && worker::is_ready();
+        let in_worker = app.backend.kind == Kind::Cpu && worker::is_coming();
         (!in_worker && app.warmed.insert((kind, app.backend.kind)))
             .then(|| (app.backend.device.clone(), test))
     }) else {
@@ -1120,13 +1120,15 @@ async fn load_pretrained(quiet: bool) {
 /// Replaces the model with the weights in `bytes`, or leaves it untouched and says why.
 fn apply_weights(bytes: &[u8], kind: ModelKind) -> Result<(), String> {
     let backend = with_app(|app| app.backend.clone());
-    let (model, header) =
-        weights::from_bytes_for(bytes, kind, &backend.device).map_err(|e| e.to_string())?;
-    let cpu_copy = match backend.kind {
-        Kind::WebGpu => weights::from_bytes_for(bytes, kind, &backend::cpu().device)
-            .map(|(model, _)| (model, "the loaded weights".to_string()))
-            .ok(),
-        Kind::Cpu => None,
+    // Read once on the CPU; on WebGPU that copy is also the one a lost device leaves.
+    let (cpu_model, header) =
+        weights::from_bytes_for(bytes, kind, &backend::cpu().device).map_err(|e| e.to_string())?;
+    let (model, cpu_copy) = match backend.kind {
+        Kind::WebGpu => (
+            cpu_model.clone().fork(&backend.device),
+            Some((cpu_model, "the loaded weights".to_string())),
+        ),
+        Kind::Cpu => (cpu_model, None),
     };
     with_app(|app| {
         app.model = model;

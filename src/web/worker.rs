@@ -146,6 +146,16 @@ pub fn is_ready() -> bool {
     CLIENT.with(|client| client.borrow().as_ref().is_some_and(|c| c.ready))
 }
 
+/// Whether the worker is up or still starting (and has not failed).
+pub fn is_coming() -> bool {
+    CLIENT.with(|client| {
+        client
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| c.ready || c.pending_data.is_some())
+    })
+}
+
 /// Starts run `id` in the worker (fresh weights, seeded as on the page); it reports the
 /// reconstructions of `grid_images` (N×784 pixels) with the weights.
 pub fn start(id: u64, config: TrainConfig, grid_images: Vec<u8>) {
@@ -238,6 +248,7 @@ fn receive(envelope: JsValue) {
 fn fail_current(message: String) {
     with_client(|client| {
         client.ready = false;
+        client.pending_data = None;
         client.inbox.push_back(Update {
             report: None,
             weights: None,
