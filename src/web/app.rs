@@ -482,6 +482,7 @@ fn start_training() {
     }
     set_running_controls(true);
     dom::set_text("metrics-body", "");
+    dom::set_text("model-note", "training from fresh weights");
     let place = if in_worker {
         "the training worker"
     } else {
