@@ -10,11 +10,15 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::data::Mnist;
+use crate::data::{Catalog, Dataset, TrainTest};
 use crate::metrics::{self, Metrics};
-use crate::model::ModelKind;
-use crate::training::{EpochRecord, TrainConfig, Trainer};
+use crate::model::{Model, ModelKind};
+use crate::training::{EpochRecord, TrainConfig, TrainError, Trainer};
 use crate::weights::{self, Precision, WeightsHeader};
+
+/// Training batches between loss read-backs: each one updates the progress display and
+/// checks for divergence.
+const READ_BACK_EVERY: usize = 100;
 
 /// Train and evaluate MNIST autoencoders.
 #[derive(Parser, Debug)]
@@ -28,11 +32,11 @@ pub struct Cli {
 enum Command {
     /// Train a model with the reference protocol, evaluate it on the test set and save it.
     Train(TrainArgs),
-    /// Evaluate saved weights on the 10k test set.
+    /// Evaluate saved weights on the dataset's test set.
     Eval(EvalArgs),
     /// Rewrite a weights file in another precision (f16 halves the size).
     Convert(ConvertArgs),
-    /// PNG of ten test digits (top row) and each model's reconstructions (one row each).
+    /// PNG of a test image of each class (top row) and each model's reconstructions (one row each).
     Sample(SampleArgs),
     /// PNG of the train/validation curves from `train --json` reports or weights/manifest.json.
     Plot(PlotArgs),
@@ -40,15 +44,43 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct SampleArgs {
-    /// Directory holding <model>.bin for the four models.
-    #[arg(long, default_value = "weights")]
-    weights_dir: PathBuf,
-    /// Directory with the four MNIST IDX files.
-    #[arg(long, default_value = "static/mnist")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Directory holding <model>.bin for the four models (default: the dataset's weights).
+    #[arg(long)]
+    weights_dir: Option<PathBuf>,
     /// Where to write the PNG.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// Which dataset, and where its files are.
+#[derive(Args, Debug)]
+struct DataArgs {
+    /// Dataset id from static/datasets.json (default: the first there, mnist).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Directory with the dataset's four IDX files (default: static/<the dataset's dir>).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn dataset(&self) -> Result<&'static Dataset, String> {
+        let catalog = Catalog::builtin();
+        match &self.dataset {
+            Some(id) => catalog.get(id).map_err(|e| e.to_string()),
+            None => Ok(catalog.default_dataset()),
+        }
+    }
+
+    fn load(&self, dataset: &Dataset) -> Result<TrainTest, String> {
+        let dir = match &self.data {
+            Some(dir) => dir.clone(),
+            None => Path::new("static").join(&dataset.dir),
+        };
+        TrainTest::load_dir(dataset, &dir).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -87,9 +119,8 @@ struct Common {
     /// Which autoencoder: ffnn, conv-transpose, upsample or deep.
     #[arg(long, value_parser = parse_model)]
     model: ModelKind,
-    /// Directory with the four MNIST IDX files.
-    #[arg(long, default_value = "static/mnist")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -141,8 +172,10 @@ fn parse_model(name: &str) -> Result<ModelKind, String> {
 
 /// The JSON summary of a run (the last line of stdout with `--json`).
 #[derive(Debug, Serialize)]
-struct Report {
+struct Summary {
     model: ModelKind,
+    /// The dataset trained or evaluated on.
+    dataset: String,
     epochs: usize,
     batch_size: Option<usize>,
     learning_rate: Option<f64>,
@@ -173,10 +206,6 @@ pub fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn load_data(dir: &Path) -> Result<Mnist, String> {
-    Mnist::load_dir(dir).map_err(|e| e.to_string())
-}
-
 fn train(args: TrainArgs) -> Result<(), String> {
     let kind = args.common.model;
     let mut config = TrainConfig::new(kind);
@@ -189,19 +218,23 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{kind}.bin")));
-    let mnist = load_data(&args.common.data)?;
+    let dataset = args.common.data.dataset()?;
+    let sets = args.common.data.load(dataset)?;
 
     let device = Device::flex();
-    let mut trainer = Trainer::new(config.clone(), mnist.train.clone(), device.clone())
+    let mut trainer = Trainer::new(config.clone(), sets.train.clone(), device.clone())
         .map_err(|e| e.to_string())?;
     let train_images = trainer.split().train.len();
-    let progress = Progress::new();
+    let display = ProgressDisplay::new();
     let started = Instant::now();
-    let result =
-        pollster::block_on(trainer.run(|trainer, record| {
-            progress.update(trainer, record, started.elapsed().as_secs_f64())
-        }));
-    progress.finish();
+    let result = pollster::block_on(async {
+        while !trainer.is_finished() {
+            let record = trainer.advance(|batches| batches < READ_BACK_EVERY).await?;
+            display.update(&trainer, record, started.elapsed().as_secs_f64());
+        }
+        Ok::<(), TrainError>(())
+    });
+    display.finish();
     let train_seconds = started.elapsed().as_secs_f64();
     // On divergence the trainer already restored the last good weights: save those too.
     let epochs_done = trainer.history().len();
@@ -211,16 +244,18 @@ fn train(args: TrainArgs) -> Result<(), String> {
             model: config.model,
             epochs: epochs_done,
             precision: args.precision,
+            dataset: dataset.id.clone(),
         },
     )
     .map_err(|e| e.to_string())?;
     write_file(&out, &bytes)?;
     result.map_err(|e| format!("{e} (weights saved to {})", out.display()))?;
 
-    let test = test_metrics(trainer.model(), &mnist, None, &device)?;
+    let test = test_metrics(trainer.model(), &sets, None, &device)?;
     let last = trainer.history().last();
-    let report = Report {
+    let summary = Summary {
         model: kind,
+        dataset: dataset.id.clone(),
         epochs: epochs_done,
         batch_size: Some(config.batch_size),
         learning_rate: Some(config.learning_rate),
@@ -239,17 +274,19 @@ fn train(args: TrainArgs) -> Result<(), String> {
         weights: out.display().to_string(),
         history: trainer.history().to_vec(),
     };
-    print_report(&report, args.common.json)
+    print_summary(&summary, args.common.json)
 }
 
 fn eval(args: EvalArgs) -> Result<(), String> {
     let device = Device::flex();
-    let (model, header) = load_weights(&args.weights, args.common.model, &device)?;
-    let mnist = load_data(&args.common.data)?;
+    let dataset = args.common.data.dataset()?;
+    let (model, header) = load_weights(&args.weights, args.common.model, dataset, &device)?;
+    let sets = args.common.data.load(dataset)?;
     let started = Instant::now();
-    let test = test_metrics(&model, &mnist, args.limit, &device)?;
-    let report = Report {
+    let test = test_metrics(&model, &sets, args.limit, &device)?;
+    let summary = Summary {
         model: header.model.kind,
+        dataset: dataset.id.clone(),
         epochs: header.epochs,
         batch_size: None,
         learning_rate: None,
@@ -268,7 +305,7 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         weights: args.weights.display().to_string(),
         history: Vec::new(),
     };
-    print_report(&report, args.common.json)
+    print_summary(&summary, args.common.json)
 }
 
 fn convert(args: ConvertArgs) -> Result<(), String> {
@@ -290,16 +327,20 @@ fn convert(args: ConvertArgs) -> Result<(), String> {
 }
 
 fn sample(args: SampleArgs) -> Result<(), String> {
-    let mnist = load_data(&args.data)?;
+    let dataset = args.data.dataset()?;
+    let sets = args.data.load(dataset)?;
     let device = Device::flex();
     let mut models = Vec::new();
     for kind in ModelKind::ALL {
-        let path = args.weights_dir.join(format!("{kind}.bin"));
-        models.push(load_weights(&path, kind, &device)?.0);
+        let path = match &args.weights_dir {
+            Some(dir) => dir.join(format!("{kind}.bin")),
+            None => PathBuf::from(dataset.weights_file(kind.name())),
+        };
+        models.push(load_weights(&path, kind, dataset, &device)?.0);
     }
-    crate::figures::reconstruction_grid(&mnist.test, &models, 3, &args.out)?;
+    crate::figures::reconstruction_grid(&sets.test, &models, 3, &args.out)?;
     println!(
-        "wrote {} (rows: test digits, then {})",
+        "wrote {} (rows: test images, then {})",
         args.out.display(),
         ModelKind::ALL.map(|k| k.name()).join(", ")
     );
@@ -334,25 +375,38 @@ fn plot(args: PlotArgs) -> Result<(), String> {
 }
 
 fn test_metrics(
-    model: &crate::model::Model,
-    mnist: &Mnist,
+    model: &Model,
+    sets: &TrainTest,
     limit: Option<usize>,
     device: &Device,
 ) -> Result<Metrics, String> {
-    let count = limit.unwrap_or(usize::MAX).min(mnist.test.len());
+    let count = limit.unwrap_or(usize::MAX).min(sets.test.len());
     let indices: Vec<usize> = (0..count).collect();
-    pollster::block_on(metrics::evaluate(model, &mnist.test, &indices, 500, device))
+    pollster::block_on(metrics::evaluate(model, &sets.test, &indices, 500, device))
         .map_err(|e| format!("evaluation failed: {e}"))
 }
 
-/// Reads a weights file made for `kind`; the error names the file.
+/// Reads a weights file made for `kind`; the error names the file. Weights trained on
+/// another dataset than `dataset` still load (with a warning): trying a model on data it
+/// has not seen is a fair experiment.
 fn load_weights(
     path: &Path,
     kind: ModelKind,
+    dataset: &Dataset,
     device: &Device,
-) -> Result<(crate::model::Model, WeightsHeader), String> {
+) -> Result<(Model, WeightsHeader), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    weights::from_bytes_for(&bytes, kind, device).map_err(|e| format!("{}: {e}", path.display()))
+    let (model, header) = weights::from_bytes_for(&bytes, kind, device)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if header.dataset != dataset.id {
+        eprintln!(
+            "warning: {} was trained on {}, not {}",
+            path.display(),
+            header.dataset,
+            dataset.id
+        );
+    }
+    Ok((model, header))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -363,43 +417,44 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn print_report(report: &Report, json: bool) -> Result<(), String> {
+fn print_summary(summary: &Summary, json: bool) -> Result<(), String> {
     if json {
         println!(
             "{}",
-            serde_json::to_string(report).map_err(|e| e.to_string())?
+            serde_json::to_string(summary).map_err(|e| e.to_string())?
         );
         return Ok(());
     }
-    println!("model          {}", report.model);
-    println!("epochs         {}", report.epochs);
-    if let (Some(train), Some(val)) = (report.train_mse, report.val_mse) {
+    println!("model          {}", summary.model);
+    println!("dataset        {}", summary.dataset);
+    println!("epochs         {}", summary.epochs);
+    if let (Some(train), Some(val)) = (summary.train_mse, summary.val_mse) {
         println!("train MSE      {train:.5}");
         println!("val MSE        {val:.5}");
     }
     println!(
         "test MSE       {:.5}  ({} images)",
-        report.test_mse, report.test_images
+        summary.test_mse, summary.test_images
     );
-    println!("PSNR           {:.2} dB", report.psnr_db);
-    println!("SSIM           {:.4}", report.ssim);
-    println!("L2 / image     {:.3}", report.l2_per_image);
-    if let Some(rate) = report.images_per_sec {
+    println!("PSNR           {:.2} dB", summary.psnr_db);
+    println!("SSIM           {:.4}", summary.ssim);
+    println!("L2 / image     {:.3}", summary.l2_per_image);
+    if let Some(rate) = summary.images_per_sec {
         println!(
             "speed          {rate:.0} images/s ({:.1} s)",
-            report.seconds
+            summary.seconds
         );
     }
-    println!("weights        {}", report.weights);
+    println!("weights        {}", summary.weights);
     Ok(())
 }
 
 /// Progress on stderr: a bar on a terminal, one line per epoch otherwise.
-struct Progress {
+struct ProgressDisplay {
     bar: Option<ProgressBar>,
 }
 
-impl Progress {
+impl ProgressDisplay {
     fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(1000);
@@ -416,7 +471,7 @@ impl Progress {
         let epochs = trainer.config().epochs;
         let rate = trainer.images_seen() as f64 / seconds;
         if let Some(bar) = &self.bar {
-            bar.set_position((trainer.progress() * 1000.0) as u64);
+            bar.set_position((trainer.fraction() * 1000.0) as u64);
             bar.set_message(format!(
                 "epoch {}/{epochs} loss {:.5} {rate:.0} img/s",
                 (trainer.epoch() + 1).min(epochs),

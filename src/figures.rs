@@ -1,4 +1,4 @@
-//! Figures for the README (native only): a PNG grid of test digits with each model's
+//! Figures for the README (native only): a PNG grid of test images with each model's
 //! reconstruction, and a PNG of the training curves from the CLI's JSON reports.
 
 use std::path::Path;
@@ -9,10 +9,10 @@ use image::{GrayImage, Luma};
 use plotters::prelude::*;
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, images_tensor};
-use crate::model::Model;
-use crate::training::{EpochRecord, read_values};
+use crate::model::{Model, read_values};
+use crate::training::EpochRecord;
 
-/// Writes a PNG: the first row holds the first test image of each digit 0–9, each
+/// Writes a PNG: the first row holds the first test image of each class 0–9, each
 /// following row one model's reconstructions of them; every pixel drawn `scale`×`scale`.
 pub fn reconstruction_grid(
     test: &ImageSet,
@@ -23,10 +23,7 @@ pub fn reconstruction_grid(
     let indices: Vec<usize> = (0..10u8)
         .filter_map(|digit| (0..test.len()).find(|&i| test.label(i) == digit))
         .collect();
-    let originals: Vec<f32> = indices
-        .iter()
-        .flat_map(|&i| test.image(i).iter().map(|&p| f32::from(p) / 255.0))
-        .collect();
+    let originals = test.values(&indices);
     let device = Device::flex();
     let mut rows = vec![originals.clone()];
     for model in models {

@@ -1,13 +1,15 @@
 //! A lab for MNIST autoencoders built on burn: the same library trains natively (the
 //! `mnist-ae` CLI) and in the browser (WebAssembly, WebGPU or CPU).
 //!
-//! - [`data`]: IDX reader, MNIST in memory, seeded split and batches.
-//! - [`model`]: the four autoencoders (`ffnn`, `conv-transpose`, `upsample`, `deep`).
-//! - [`training`]: the one-batch-per-call training engine.
+//! - [`data`]: the dataset catalog (`static/datasets.json`), IDX reader, image sets in
+//!   memory, seeded split and batches.
+//! - [`model`]: the four autoencoders (`ffnn`, `conv-transpose`, `upsample`, `deep`) and
+//!   asynchronous read-back of results.
+//! - [`training`]: the training engine, advanced in caller-sized chunks.
 //! - [`metrics`]: MSE, PSNR, SSIM and per-image L2.
 //! - [`weights`]: self-describing weights files.
 //! - [`cli`], `figures` (native only): the `mnist-ae` command line and the README's figures.
-//! - `web` (wasm only): the browser lab's DOM, canvas and scheduling layer.
+//! - `web` (wasm; its controller also natively, for tests): the browser lab.
 
 pub mod data;
 pub mod metrics;
@@ -20,5 +22,6 @@ pub mod cli;
 #[cfg(not(target_family = "wasm"))]
 pub mod figures;
 
-#[cfg(target_family = "wasm")]
+// The page's controller also compiles natively, for its tests.
+#[cfg(any(target_family = "wasm", test))]
 mod web;

@@ -7,9 +7,8 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet};
-use crate::model::Model;
-use crate::training::{TrainError, read_values};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, images_tensor};
+use crate::model::{Model, ReadError, read_values};
 
 /// Side of the SSIM Gaussian window.
 const SSIM_WINDOW: usize = 11;
@@ -148,15 +147,13 @@ pub async fn evaluate(
     indices: &[usize],
     batch_size: usize,
     device: &Device,
-) -> Result<Metrics, TrainError> {
+) -> Result<Metrics, ReadError> {
     let model = model.valid();
     let mut accumulator = MetricsAccumulator::default();
     for chunk in indices.chunks(batch_size.max(1)) {
-        let reconstructions = read_values(model.forward(set.batch(chunk, device))).await?;
-        let originals: Vec<f32> = chunk
-            .iter()
-            .flat_map(|&i| set.image(i).iter().map(|&p| f32::from(p) / 255.0))
-            .collect();
+        let originals = set.values(chunk);
+        let images = images_tensor(originals.clone(), device);
+        let reconstructions = read_values(model.forward(images)).await?;
         accumulator.add(&originals, &reconstructions);
     }
     Ok(accumulator.finish())

@@ -35,6 +35,15 @@ pub struct WeightsHeader {
     pub epochs: usize,
     #[serde(default)]
     pub precision: Precision,
+    /// The id of the dataset the weights were trained on (any model runs on any dataset,
+    /// so a mismatch is worth a warning, not a refusal).
+    #[serde(default = "trained_before_datasets")]
+    pub dataset: String,
+}
+
+/// Files written before the header named a dataset were all trained on MNIST.
+fn trained_before_datasets() -> String {
+    "mnist".into()
 }
 
 /// What can be wrong with a weights file.
@@ -128,6 +137,31 @@ pub fn read_header(bytes: &[u8]) -> Result<(WeightsHeader, &[u8]), WeightsError>
 /// Builds the model a file describes, with its weights, on `device`.
 pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Model, WeightsHeader), WeightsError> {
     let (header, payload) = read_header(bytes)?;
+    build(header, payload, device)
+}
+
+/// Like [`from_bytes`], but refuses a file made for another kind of model.
+pub fn from_bytes_for(
+    bytes: &[u8],
+    expected: ModelKind,
+    device: &Device,
+) -> Result<(Model, WeightsHeader), WeightsError> {
+    let (header, payload) = read_header(bytes)?;
+    if header.model.kind != expected {
+        return Err(WeightsError::WrongModel {
+            expected,
+            found: header.model.kind,
+        });
+    }
+    build(header, payload, device)
+}
+
+/// The model `header` describes with the weights of `payload` (a checked burnpack record).
+fn build(
+    header: WeightsHeader,
+    payload: &[u8],
+    device: &Device,
+) -> Result<(Model, WeightsHeader), WeightsError> {
     let kind = header.model.kind;
     let mismatch = |reason: String| WeightsError::Mismatch {
         model: kind,
@@ -142,22 +176,6 @@ pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Model, WeightsHeader
         .try_load_record(record.cast_to_module_dtype())
         .map_err(|e| mismatch(e.to_string()))?;
     Ok((model, header))
-}
-
-/// Like [`from_bytes`], but refuses a file made for another kind of model.
-pub fn from_bytes_for(
-    bytes: &[u8],
-    expected: ModelKind,
-    device: &Device,
-) -> Result<(Model, WeightsHeader), WeightsError> {
-    let (header, _) = read_header(bytes)?;
-    if header.model.kind != expected {
-        return Err(WeightsError::WrongModel {
-            expected,
-            found: header.model.kind,
-        });
-    }
-    from_bytes(bytes, device)
 }
 
 /// Casts every float tensor of a module.
@@ -227,6 +245,7 @@ mod tests {
             model: ModelConfig::new(kind),
             epochs: 3,
             precision: Precision::F32,
+            dataset: "mnist".into(),
         }
     }
 
@@ -339,6 +358,14 @@ mod tests {
                 .dtype(),
             DType::F32
         );
+    }
+
+    #[test]
+    fn headers_written_before_datasets_read_as_mnist() {
+        // The header of the shipped weights/ffnn.bin.
+        let old = r#"{"model":{"kind":"ffnn","code_size":32},"epochs":20}"#;
+        let header: WeightsHeader = serde_json::from_str(old).unwrap();
+        assert_eq!(header.dataset, "mnist");
     }
 
     #[test]

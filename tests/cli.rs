@@ -6,6 +6,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use mnist_ae::model::{ModelConfig, ModelKind};
+use mnist_ae::weights::{self, Precision, WeightsHeader};
+
 fn mnist_ae(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mnist-ae"))
         .args(args)
@@ -30,7 +33,7 @@ fn last_json(output: &Output) -> serde_json::Value {
 
 fn copy_data(to: &Path) {
     std::fs::create_dir_all(to).unwrap();
-    for name in mnist_ae::data::FILE_NAMES {
+    for name in common::mnist_dataset().file_names() {
         std::fs::copy(common::data_dir().join(name), to.join(name)).unwrap();
     }
 }
@@ -75,6 +78,7 @@ fn train_then_eval_reports_json_and_refuses_other_models_weights() {
         assert!(!report[key].is_null(), "missing {key}: {report}");
     }
     assert_eq!(report["model"], "ffnn");
+    assert_eq!(report["dataset"], "mnist");
     assert_eq!(report["test_images"], 10_000);
     let test_mse = report["test_mse"].as_f64().unwrap();
     assert!(test_mse < 0.067, "worse than the mean image: {test_mse}");
@@ -95,6 +99,8 @@ fn train_then_eval_reports_json_and_refuses_other_models_weights() {
         String::from_utf8_lossy(&eval.stderr)
     );
     assert_eq!(last_json(&eval)["test_mse"].as_f64(), Some(test_mse));
+    // `train` wrote the dataset into the header.
+    assert!(!String::from_utf8_lossy(&eval.stderr).contains("warning"));
 
     let wrong = mnist_ae(&[
         "eval",
@@ -113,6 +119,43 @@ fn unknown_model_is_refused() {
 }
 
 #[test]
+fn unknown_dataset_is_refused_with_the_known_ones() {
+    let output = mnist_ae(&["train", "--model", "ffnn", "--dataset", "cifar"]);
+    assert_clear_failure(&output, "error: unknown dataset 'cifar' (known: mnist)");
+}
+
+#[test]
+fn weights_from_another_dataset_load_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ffnn.bin");
+    let device = burn::tensor::Device::flex();
+    let model = ModelConfig::new(ModelKind::Ffnn).init(&device).unwrap();
+    let header = WeightsHeader {
+        model: ModelConfig::new(ModelKind::Ffnn),
+        epochs: 1,
+        precision: Precision::F32,
+        dataset: "other".into(),
+    };
+    std::fs::write(&path, weights::to_bytes(&model, &header).unwrap()).unwrap();
+    let path = path.to_str().unwrap();
+    let output = mnist_ae(&[
+        "eval",
+        "--model",
+        "ffnn",
+        "--weights",
+        path,
+        "--limit",
+        "100",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("warning: {path} was trained on other, not mnist")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn missing_data_names_the_file_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let output = mnist_ae(&[
@@ -123,7 +166,7 @@ fn missing_data_names_the_file_and_the_fix() {
         dir.path().to_str().unwrap(),
     ]);
     assert_clear_failure(&output, "train-images-idx3-ubyte.gz");
-    assert_clear_failure(&output, "fetch-mnist.sh");
+    assert_clear_failure(&output, "fetch-data.py mnist");
 }
 
 #[test]

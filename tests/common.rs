@@ -6,14 +6,20 @@
 
 use std::path::PathBuf;
 
-use mnist_ae::data::Mnist;
+use mnist_ae::data::{Catalog, Dataset, TrainTest};
+
+pub fn mnist_dataset() -> &'static Dataset {
+    Catalog::builtin().get("mnist").unwrap()
+}
 
 /// The directory the data script fills.
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static/mnist")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("static")
+        .join(&mnist_dataset().dir)
 }
 
 /// Loads the real MNIST, failing with the fix when it is missing.
-pub fn mnist() -> Mnist {
-    Mnist::load_dir(&data_dir()).unwrap_or_else(|e| panic!("{e}"))
+pub fn mnist() -> TrainTest {
+    TrainTest::load_dir(mnist_dataset(), &data_dir()).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -44,9 +44,8 @@ fn short_run(
     let mut config = TrainConfig::new(kind);
     config.train_limit = Some(limit);
     config.epochs = epochs;
-    config.sync_every = 10;
     let mut trainer = Trainer::new(config.clone(), mnist.train.clone(), device.clone()).unwrap();
-    let validation = Split::new(60_000, 0.2, config.seed, Some(limit)).validation;
+    let validation = Split::new(60_000, config.seed, Some(limit)).validation;
     let before = pollster::block_on(evaluate(
         trainer.model(),
         &mnist.train,
@@ -56,7 +55,9 @@ fn short_run(
     ))
     .unwrap()
     .mse;
-    pollster::block_on(trainer.run(|_, _| {})).unwrap();
+    while !trainer.is_finished() {
+        pollster::block_on(trainer.advance(|batches| batches < 10)).unwrap();
+    }
     (before, trainer.history().to_vec())
 }
 

@@ -31,6 +31,10 @@ fn shipped_weights_reproduce_their_manifest() {
             header.epochs, 20,
             "{kind}: shipped weights are the 20-epoch ones"
         );
+        assert_eq!(
+            header.dataset, "mnist",
+            "{kind}: a header without a dataset"
+        );
         let measured = pollster::block_on(evaluate(&model, &mnist.test, &first_1000, 500, &device))
             .unwrap()
             .mse;

@@ -1,8 +1,11 @@
-//! Data: the IDX reader and MNIST in memory (split, batches).
+//! Data: the dataset catalog, the IDX reader and image sets in memory (split, batches).
+//! The bottom layer: nothing here knows about models or training.
 
+pub mod dataset;
 pub mod idx;
-pub mod mnist;
+pub mod images;
 pub mod sketch;
 
+pub use dataset::{Catalog, Dataset, DatasetError};
 pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, Inflater, MAX_INFLATED_BYTES};
-pub use mnist::{FILE_NAMES, ImageSet, Mnist, Split, images_tensor};
+pub use images::{ImageSet, LoadError, Split, TrainTest, VALIDATION_FRACTION, images_tensor, unit};

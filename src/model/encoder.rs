@@ -1,12 +1,11 @@
 //! The convolutional encoder shared by `conv-transpose` and `upsample`.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-
-use super::upsample::conv3x3;
 
 /// Conv(1→16, 3×3, pad 1)+ReLU, MaxPool 2; Conv(16→c, 3×3, pad 1)+ReLU, MaxPool 2 → c×7×7.
 #[derive(Module, Debug)]
@@ -36,4 +35,11 @@ impl ConvEncoder {
         let [n, len] = code.dims();
         code.reshape([n, len / 49, 7, 7])
     }
+}
+
+/// A 3×3 convolution with padding 1 (keeps the size); `upsample`'s decoder uses it too.
+pub(super) fn conv3x3(from: usize, to: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([from, to], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device)
 }

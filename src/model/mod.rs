@@ -2,23 +2,26 @@
 //!
 //! Every model maps `[n, 1, 28, 28]` images in [0, 1] to a flat code `[n, code_size]`
 //! ([`Model::encode`]) and back ([`Model::decode`]); [`Model::forward`] reconstructs.
+//! [`read_values`] brings results back to the host, the one way that works on every device.
 
 mod conv_transpose;
 mod deep;
 mod encoder;
 mod ffnn;
+mod read;
 mod upsample;
 
 use std::fmt;
 use std::str::FromStr;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::tensor::{Device, ExecutionError, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub use conv_transpose::ConvTranspose;
 pub use deep::Deep;
 pub use ffnn::Ffnn;
+pub use read::{ReadError, read_values};
 pub use upsample::Upsample;
 
 /// Which of the four architectures.
@@ -153,16 +156,6 @@ pub enum Model {
 }
 
 impl Model {
-    /// Which architecture this is.
-    pub fn kind(&self) -> ModelKind {
-        match self {
-            Self::Ffnn(_) => ModelKind::Ffnn,
-            Self::ConvTranspose(_) => ModelKind::ConvTranspose,
-            Self::Upsample(_) => ModelKind::Upsample,
-            Self::Deep(_) => ModelKind::Deep,
-        }
-    }
-
     /// `[n, 1, 28, 28]` images → `[n, code_size]` codes.
     pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
@@ -191,7 +184,7 @@ impl Model {
     /// A copy of this model (without autodiff) on `device`, its tensors read back
     /// asynchronously: in the browser a WebGPU tensor cannot be read synchronously, so
     /// `Module::fork` cannot leave the GPU there.
-    pub async fn copy_to(&self, device: &Device) -> Result<Model, ExecutionError> {
+    pub async fn copy_to(&self, device: &Device) -> Result<Model, ReadError> {
         let values = self.values().await?;
         Ok(self
             .valid()
@@ -201,7 +194,7 @@ impl Model {
 
     /// Every float tensor (parameters and running statistics) flattened into one vector,
     /// in the model's visit order, read back asynchronously.
-    pub async fn values(&self) -> Result<Vec<f32>, ExecutionError> {
+    pub async fn values(&self) -> Result<Vec<f32>, ReadError> {
         struct Collect(Vec<Tensor<1>>);
         impl ModuleVisitor for Collect {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -214,15 +207,7 @@ impl Model {
         self.visit(&mut collect);
         let mut values = Vec::new();
         for tensor in collect.0 {
-            // Copies the values at once: a WebGPU read-back lends the mapped staging
-            // buffer, which the browser takes back (detaches) if the device is lost later.
-            let data = tensor.into_data_async().await?;
-            let floats = data
-                .try_to_vec::<f32>()
-                .map_err(|e| ExecutionError::WithContext {
-                    reason: format!("{e:?}"),
-                })?;
-            values.extend(floats);
+            values.extend(read_values(tensor).await?);
         }
         Ok(values)
     }

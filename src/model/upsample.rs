@@ -2,13 +2,12 @@
 //! (no transposed convolutions, so no checkerboard artefacts).
 
 use burn::module::Module;
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
-use super::encoder::ConvEncoder;
+use super::encoder::{ConvEncoder, conv3x3};
 
 /// Encoder as `conv-transpose`; decoder: nearest ×2 + Conv(c→16, 3×3)+ReLU,
 /// nearest ×2 + Conv(16→1, 3×3)+Sigmoid.
@@ -44,11 +43,4 @@ impl Upsample {
         let x = relu(self.conv1.forward(self.upscale.forward(x)));
         sigmoid(self.conv2.forward(self.upscale.forward(x)))
     }
-}
-
-/// A 3×3 convolution with padding 1 (keeps the size).
-pub(super) fn conv3x3(from: usize, to: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([from, to], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(device)
 }

@@ -1,51 +1,95 @@
-//! The browser lab: a thin layer over the library that only does DOM, canvas and
-//! scheduling. A `requestAnimationFrame` loop drives each run: on WebGPU it enqueues the
-//! steps itself; on burn's CPU backend (burn-flex, wasm SIMD) a Web Worker running this same
-//! module trains and the loop draws what it reports.
+//! The browser lab. An Elm-style controller ([`app`]) holds the state and decides; the
+//! runtime performs its effects; views redraw what changed. On WebGPU the page trains a
+//! frame's budget at a time ([`page_run`]); on burn's CPU backend a Web Worker running this
+//! same module trains ([`worker`]) and the page draws what it reports.
+//!
+//! The controller and the run's bookkeeping are plain Rust and also compile natively, so
+//! `cargo test` checks the page's transitions without a browser.
+//!
+//! How to add…
+//! - **a view** (e.g. a latent map): a file in `views/` implementing `View` (what parts of
+//!   the state it shows, how it draws them) and one line in `views::all`; if it shows new
+//!   state, a field on `App` and a `Changes` flag that `update` sets.
+//! - **a model**: a file in `src/model/` and its arm in `ModelKind`/`Model`; the page
+//!   lists it with one `<option>` in index.html. Nothing in `web/` changes.
+//! - **a dataset**: an entry in `static/datasets.json` (and its files, fetched by
+//!   `scripts/fetch-data.py`); the page's dataset selector lists the site's catalog. Nothing
+//!   in `web/` changes.
+
+// Natively only the tests use the controller: what the runtime alone reads is unused there.
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
 mod app;
-mod backend;
-mod chart;
+mod device;
+mod protocol;
+mod run;
+
+#[cfg(target_family = "wasm")]
+mod data_io;
+#[cfg(target_family = "wasm")]
 mod dom;
+#[cfg(target_family = "wasm")]
 mod draw;
+#[cfg(target_family = "wasm")]
+mod evaluation;
+#[cfg(target_family = "wasm")]
+mod lab_state;
+#[cfg(target_family = "wasm")]
 mod loader;
-mod sketch;
+#[cfg(target_family = "wasm")]
+mod page_run;
+#[cfg(target_family = "wasm")]
+mod runtime;
+#[cfg(target_family = "wasm")]
+mod ui;
+#[cfg(target_family = "wasm")]
+mod views;
+#[cfg(target_family = "wasm")]
+mod webgpu;
+#[cfg(target_family = "wasm")]
+mod weights_io;
+#[cfg(target_family = "wasm")]
 mod worker;
+#[cfg(target_family = "wasm")]
+mod worker_client;
 
-use wasm_bindgen::prelude::*;
+#[cfg(target_family = "wasm")]
+mod entry {
+    use wasm_bindgen::prelude::*;
 
-/// Entry point, run by the wasm-bindgen glue when the module loads.
-#[wasm_bindgen(start)]
-pub fn start() {
-    run_static_constructors();
-    console_error_panic_hook::set_once();
-    // The training worker loads the same module; it starts with `trainingWorker` instead.
-    if web_sys::window().is_some() {
-        wasm_bindgen_futures::spawn_local(app::run());
+    /// Entry point, run by the wasm-bindgen glue when the module loads.
+    #[wasm_bindgen(start)]
+    pub fn start() {
+        run_static_constructors();
+        console_error_panic_hook::set_once();
+        // The training worker loads the same module; it starts with `trainingWorker` instead.
+        if web_sys::window().is_some() {
+            wasm_bindgen_futures::spawn_local(super::runtime::start());
+        }
+    }
+
+    /// Runs the module's static constructors once (cubecl registers with `inventory` in
+    /// them). Unless some code calls `__wasm_call_ctors` itself, wasm-ld wraps *every*
+    /// export in a call to it, and each call from JavaScript into wasm (event handlers,
+    /// promise callbacks, the glue's own helpers) ran all the constructors again.
+    fn run_static_constructors() {
+        unsafe extern "C" {
+            fn __wasm_call_ctors();
+        }
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: wasm-ld's synthetic constructor function, run once before anything needs it.
+        ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+    }
+
+    /// The lab's state as a plain object for scripts and tests
+    /// (`window.wasmBindings.labState()`).
+    #[wasm_bindgen(js_name = labState)]
+    pub fn lab_state() -> JsValue {
+        super::runtime::with_app(super::lab_state::of)
+            .and_then(|state| serde_wasm_bindgen::to_value(&state).ok())
+            .unwrap_or(JsValue::NULL)
     }
 }
 
-/// Runs the module's static constructors once (cubecl registers with `inventory` in them).
-/// Unless some code calls `__wasm_call_ctors` itself, wasm-ld wraps *every* export in a call
-/// to it, and each call from JavaScript into wasm (event handlers, promise callbacks, the
-/// glue's own helpers) ran all the constructors again: tens of milliseconds per task.
-fn run_static_constructors() {
-    unsafe extern "C" {
-        fn __wasm_call_ctors();
-    }
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: wasm-ld's synthetic constructor function, run once before anything needs it.
-    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
-}
-
-/// The lab's state as a plain object for scripts and tests (`window.wasmBindings.labState()`):
-/// backend, adapter, model, epochs trained, whether training runs, the epoch curves.
-#[wasm_bindgen(js_name = labState)]
-pub fn lab_state() -> JsValue {
-    app::state()
-        .and_then(|state| serde_wasm_bindgen::to_value(&state).ok())
-        .unwrap_or(JsValue::NULL)
-}
-
-#[cfg(test)]
+#[cfg(all(test, target_family = "wasm"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -88,6 +88,28 @@ async function waitForStatus(page, word, timeout = 60_000) {
   await page.waitForFunction((w) => document.querySelector('#status').textContent.includes(w), word, { timeout });
 }
 
+/// The page's state as data (`window.wasmBindings.labState()`), not the status line's prose.
+const labState = (page) => page.evaluate(() => window.wasmBindings.labState());
+
+/// Polls the state until `predicate(state)` holds; returns that state.
+async function waitForLab(page, predicate, timeout = 60_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const state = await labState(page).catch(() => null); // null until the module is up
+    if (state && predicate(state)) return state;
+    assert.ok(Date.now() < deadline, `timed out waiting; state: ${JSON.stringify(state)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+const dataLoaded = (s) => s.data_loaded;
+const deviceLost = (s) => s.device === 'lost';
+
+/// Waits for the test metrics table to be filled.
+async function waitForMetrics(page, timeout = 120_000) {
+  await page.waitForFunction(() => document.querySelector('#metrics').dataset.mse !== undefined, null, { timeout });
+}
+
 /// Trains `model` on a small subset and returns the train losses seen along the way.
 /// Training starts at `window.__trainingStart` (performance.now() just before Start is clicked).
 /// With `pauseAtStep`, pauses there, checks that no step runs while paused, and resumes.
@@ -158,7 +180,7 @@ const mse = (a, b) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length;
 test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn, weights download', { timeout: 420_000 }, async () => {
   const { browser, page, errors } = await openLab(GPU_ARGS);
   try {
-    await waitForStatus(page, 'ready', 120_000);
+    await waitForLab(page, dataLoaded, 120_000);
     const backend = await page.$eval('#backend', (e) => e.textContent);
     assert.match(backend, /^webgpu/, backend);
     console.log(`  backend: ${backend}`);
@@ -173,7 +195,7 @@ test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn, 
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
 
     // Download the trained weights: read back from the GPU asynchronously.
-    await waitForStatus(page, 'test metrics', 120_000);
+    await waitForMetrics(page);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
     const bytes = fs.readFileSync(await download.path());
     assert.equal(bytes.subarray(0, 8).toString('latin1'), 'MNISTAE\0');
@@ -183,10 +205,11 @@ test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn, 
     // The device is lost while idle: the page moves to the CPU with the trained weights.
     const gridBefore = await page.$eval('#recon-grid', (c) => c.dataset.updated);
     await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
-    await waitForStatus(page, 'device lost');
+    const lost = await waitForLab(page, deviceLost);
     const message = await page.$eval('#status', (e) => e.textContent);
     console.log(`  device lost while idle: ${message}`);
-    assert.match(message, new RegExp(`from the weights of step ${state.step}$`));
+    assert.match(message, /^error: WebGPU device lost/);
+    assert.deepEqual(lost.went_on_from, { kind: 'step', step: Number(state.step) });
     assert.match(await page.$eval('#backend', (e) => e.textContent), /^cpu/);
     await page.waitForFunction((before) => document.querySelector('#recon-grid').dataset.updated !== before,
       gridBefore, { timeout: 60_000 });
@@ -200,7 +223,7 @@ test('WebGPU path: ready, webgpu backend, training lowers the loss, grid drawn, 
 test('WebGPU device loss: training goes on on the CPU from the last copy of the weights', { timeout: 420_000 }, async () => {
   const { browser, page, errors } = await openLab(GPU_ARGS);
   try {
-    await waitForStatus(page, 'ready', 120_000);
+    await waitForLab(page, dataLoaded, 120_000);
     assert.match(await page.$eval('#backend', (e) => e.textContent), /^webgpu/);
     assert.equal(await page.evaluate(() => window.__gpuDevices.length), 1);
     // 512 training images: 16 steps of 32 per epoch; the device goes after epoch 1.
@@ -223,9 +246,12 @@ test('WebGPU device loss: training goes on on the CPU from the last copy of the 
       await page.waitForTimeout(100);
     }
     console.log(`  device destroyed at step ${lostAt}: "${message}"; run ended ${JSON.stringify(state)}`);
-    assert.match(message, /^error: WebGPU device lost \(.+\); the lab goes on on the CPU from the weights of step (\d+)$/);
+    assert.match(message, /^error: WebGPU device lost \(.+\); the lab goes on on the CPU from the weights of step \d+$/);
     // The copy made when epoch 1 ended (step 16), not fresh weights.
-    assert.ok(Number(message.match(/step (\d+)$/)[1]) >= 16, message);
+    const { device, went_on_from: from } = await labState(page);
+    assert.equal(device, 'lost');
+    assert.equal(from.kind, 'step');
+    assert.ok(from.step >= 16, JSON.stringify(from));
     assert.match(await page.$eval('#backend', (e) => e.textContent), /^cpu/);
     assert.equal(state.state, 'done', JSON.stringify(state));
     assert.equal(state.step, '48');
@@ -243,7 +269,7 @@ test('WebGPU device loss: training goes on on the CPU from the last copy of the 
 test('WebGPU device lost while a run is paused: the run resumes on the CPU', { timeout: 300_000 }, async () => {
   const { browser, page, errors } = await openLab(GPU_ARGS);
   try {
-    await waitForStatus(page, 'ready', 120_000);
+    await waitForLab(page, dataLoaded, 120_000);
     await page.fill('#train-size', '512');
     await page.fill('#batch-size', '32');
     await page.fill('#epochs', '2');
@@ -253,10 +279,12 @@ test('WebGPU device lost while a run is paused: the run resumes on the CPU', { t
     await page.click('#pause');
     await page.waitForTimeout(1000); // no read-back in flight: the browser's report comes first
     await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
-    await waitForStatus(page, 'device lost');
+    const lost = await waitForLab(page, deviceLost);
     const message = await page.$eval('#status', (e) => e.textContent);
     console.log(`  device lost while paused: ${message}`);
-    assert.match(message, /\(Device was destroyed\.\); the lab goes on on the CPU from the weights of step \d+$/);
+    assert.match(message, /\(Device was destroyed\.\)/);
+    assert.equal(lost.went_on_from.kind, 'step');
+    assert.equal(lost.run, 'paused');
     await page.click('#pause'); // "Resume"
     await page.waitForFunction(() => ['done', 'error'].includes(document.querySelector('#progress').dataset.state),
       null, { timeout: 120_000 });
@@ -273,7 +301,7 @@ test('WebGPU device lost while a run is paused: the run resumes on the CPU', { t
 test('CPU path: without WebGPU the lab trains in a worker and the page stays responsive', { timeout: 300_000 }, async () => {
   const { browser, page, errors } = await openLab(CPU_ARGS);
   try {
-    await waitForStatus(page, 'ready');
+    await waitForLab(page, dataLoaded);
     const backend = await page.$eval('#backend', (e) => e.textContent);
     assert.match(backend, /^cpu/, backend);
     // `deep` at batch 100: one step takes about 250 ms of CPU in wasm, far over a frame; the
@@ -287,7 +315,7 @@ test('CPU path: without WebGPU the lab trains in a worker and the page stays res
     assert.equal(state.step, '40');
     assert.ok(losses.length >= 4 && losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
     assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
-    await waitForStatus(page, 'test metrics', 120_000);
+    await waitForMetrics(page);
     // Responsiveness: long tasks from Start to the test metrics (not page start-up).
     const allTasks = await page.evaluate(() => window.__longtasks);
     const longTasks = allTasks.filter((t) => t.start >= trainingStart)
@@ -315,7 +343,7 @@ test('CPU path without a worker (worker.js missing): the page trains on its main
     route: (page) => page.route('**/worker.js', (route) => route.fulfill({ status: 404, body: 'not found' })),
   });
   try {
-    await waitForStatus(page, 'ready');
+    await waitForLab(page, dataLoaded);
     const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 1024, batch: 32, epochs: 2 });
     console.log(`  cpu ffnn on the page: ${state.step} steps, ${state.imagesPerSec} images/s, ` +
       `longest training frame ${state.longestFrameMs} ms`);
@@ -337,7 +365,7 @@ test('Sketch: strokes make an MNIST-like input and the pretrained model reconstr
     // Pretrained weights load by default: the first reconstructions appear with the data.
     await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.updated, null, { timeout: 60_000 });
     console.log(`  first reconstructions ${((Date.now() - opened) / 1000).toFixed(1)} s after opening the page (CPU path)`);
-    await waitForStatus(page, 'ready');
+    await waitForLab(page, dataLoaded);
     await page.waitForFunction(() => /epochs trained/.test(document.querySelector('#model-note').textContent));
     assert.ok(await gridSpread(page) > 10, 'pretrained reconstructions are blank');
     const box = await page.locator('#sketch').boundingBox();
@@ -395,7 +423,7 @@ test('Bad input: a corrupted MNIST file and a corrupt weights upload give clear 
   // 2. A corrupt weights file is refused and the model is left as it was.
   const { browser, page, errors } = await openLab(CPU_ARGS);
   try {
-    await waitForStatus(page, 'ready');
+    await waitForLab(page, dataLoaded);
     await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.updated);
     const before = await gridSpread(page);
     await page.setInputFiles('#upload-weights', { name: 'broken.bin', mimeType: 'application/octet-stream',
@@ -406,7 +434,7 @@ test('Bad input: a corrupted MNIST file and a corrupt weights upload give clear 
     assert.match(message, /broken\.bin/);
     assert.match(message, /unchanged/);
     await page.click('#evaluate');
-    await waitForStatus(page, 'test metrics', 60_000);
+    await waitForMetrics(page, 60_000);
     assert.ok(parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse)) < 0.05, 'model was damaged');
     assert.equal(await gridSpread(page), before);
     assert.deepEqual(errors, []);

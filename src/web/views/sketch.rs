@@ -1,18 +1,65 @@
-//! The sketch pad: pointer (mouse, pen, touch) strokes on `#sketch`, read back as ink.
+//! The sketch pad: pointer (mouse, pen, touch) strokes on `#sketch`, read back as ink,
+//! turned into an MNIST-style 28×28 input and reconstructed by the model as it changes.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use burn::tensor::Device;
 use web_sys::{HtmlCanvasElement, PointerEvent};
 
-use super::{dom, draw};
+use super::{Latest, View};
+use crate::data::{IMAGE_PIXELS, images_tensor, sketch::to_mnist, unit};
+use crate::model::{Model, read_values};
+use crate::web::app::{App, Changes};
+use crate::web::{dom, draw};
 
 /// Pen width relative to the pad's side (MNIST strokes are ~2–3 px of 28).
 const PEN: f64 = 0.075;
 
-/// Wires the pad; `on_change` runs after every stroke segment and on clear.
-pub fn install(on_change: impl Fn() + 'static) {
-    let on_change = Rc::new(on_change);
+/// What one redraw needs: the drawing as a 28×28 input and the model to rebuild it.
+struct Job {
+    input: Vec<f32>,
+    model: Model,
+    device: Device,
+}
+
+/// The 28×28 input and its reconstruction beside the pad.
+#[derive(Default)]
+pub struct Sketch(Latest<Job>);
+
+impl View for Sketch {
+    fn shows(&self) -> Changes {
+        Changes::MODEL | Changes::SKETCH
+    }
+
+    fn redraw(&mut self, app: &App, _: Changes) {
+        let (ink, width, height) = ink();
+        let Some(input) = to_mnist(&ink, width, height) else {
+            let blank = vec![0.0; IMAGE_PIXELS];
+            draw::image_grid("sketch-input", &[&blank], 1, 4);
+            draw::image_grid("sketch-recon", &[&blank], 1, 4);
+            return;
+        };
+        draw::image_grid("sketch-input", &[&input], 1, 4);
+        let job = Job {
+            input,
+            model: app.model.model.clone(),
+            device: app.backend.device.clone(),
+        };
+        self.0.submit(job, reconstruct);
+    }
+}
+
+async fn reconstruct(job: Job) {
+    let output = job.model.forward(images_tensor(job.input, &job.device));
+    if let Ok(reconstruction) = read_values(output).await {
+        draw::image_grid("sketch-recon", &[&reconstruction], 1, 4);
+    }
+}
+
+/// Wires the pad; every stroke segment and Clear report [`Changes::SKETCH`].
+pub fn install_pad(changed: fn(Changes)) {
+    let on_change = Rc::new(move || changed(Changes::SKETCH));
     let drawing = Rc::new(Cell::new(false));
     clear();
 
@@ -94,17 +141,14 @@ pub fn ink() -> (Vec<f32>, usize, usize) {
         .get_image_data(0.0, 0.0, w as f64, h as f64)
         .expect("readable canvas")
         .data();
-    let ink = data
-        .chunks_exact(4)
-        .map(|p| f32::from(p[0]) / 255.0)
-        .collect();
+    let ink = data.chunks_exact(4).map(|p| unit(p[0])).collect();
     (ink, w, h)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{IMAGE_SIDE, sketch::to_mnist};
+    use crate::data::IMAGE_SIDE;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     #[wasm_bindgen_test]

@@ -1,20 +1,21 @@
-//! MNIST in memory: images kept as `u8`, the seeded train/validation split and batching.
+//! A dataset in memory: images kept as `u8` (a quarter of `f32`'s size, which matters in
+//! the browser), the seeded train/validation split and batching.
 
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
+use super::dataset::Dataset;
 use super::idx::{self, IMAGE_PIXELS, IMAGE_SIDE, IdxError};
 
-/// The four canonical MNIST file names, in the order train images, train labels, test
-/// images, test labels.
-pub const FILE_NAMES: [&str; 4] = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-];
+/// The share of the training set held out for validation (60,000 → 48,000 / 12,000).
+pub const VALIDATION_FRACTION: f64 = 0.2;
+
+/// A stored pixel as the models see it: 0–255 → [0, 1].
+pub fn unit(pixel: u8) -> f32 {
+    f32::from(pixel) / 255.0
+}
 
 /// A set of 28×28 grey images (row-major `u8`, 0 = black) with their labels.
 #[derive(Debug, Clone)]
@@ -79,13 +80,18 @@ impl ImageSet {
         self.labels[index]
     }
 
-    /// The images at `indices` as a `[n, 1, 28, 28]` tensor with values in [0, 1].
-    pub fn batch(&self, indices: &[usize], device: &Device) -> Tensor<4> {
+    /// The images at `indices`, one after the other (`n × 784` values in [0, 1]).
+    pub fn values(&self, indices: &[usize]) -> Vec<f32> {
         let mut values = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
         for &i in indices {
-            values.extend(self.image(i).iter().map(|&p| f32::from(p) / 255.0));
+            values.extend(self.image(i).iter().copied().map(unit));
         }
-        images_tensor(values, device)
+        values
+    }
+
+    /// The images at `indices` as a `[n, 1, 28, 28]` tensor with values in [0, 1].
+    pub fn batch(&self, indices: &[usize], device: &Device) -> Tensor<4> {
+        images_tensor(self.values(indices), device)
     }
 }
 
@@ -98,50 +104,60 @@ pub fn images_tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
     )
 }
 
-/// The MNIST training (60k) and test (10k) sets.
+/// A dataset's training set (MNIST: 60k, split further for validation) and test set (10k).
 #[derive(Debug, Clone)]
-pub struct Mnist {
+pub struct TrainTest {
     pub train: Arc<ImageSet>,
     pub test: Arc<ImageSet>,
 }
 
-impl Mnist {
-    /// Parses the four files, given in the order of [`FILE_NAMES`].
-    pub fn from_files(files: [&[u8]; 4]) -> Result<Self, IdxError> {
+impl TrainTest {
+    /// Parses `dataset`'s four files, given in the order of [`Dataset::file_names`].
+    pub fn from_files(dataset: &Dataset, files: [&[u8]; 4]) -> Result<Self, IdxError> {
         let [train_images, train_labels, test_images, test_labels] = files;
-        let train = ImageSet::from_idx(FILE_NAMES[0], train_images, FILE_NAMES[1], train_labels)?;
-        let test = ImageSet::from_idx(FILE_NAMES[2], test_images, FILE_NAMES[3], test_labels)?;
+        let names = dataset.file_names();
+        let train = ImageSet::from_idx(names[0], train_images, names[1], train_labels)?;
+        let test = ImageSet::from_idx(names[2], test_images, names[3], test_labels)?;
         Ok(Self {
             train: Arc::new(train),
             test: Arc::new(test),
         })
     }
 
-    /// Reads the four files from a directory (native only).
+    /// Reads `dataset`'s four files from `dir` (native only).
     #[cfg(not(target_family = "wasm"))]
-    pub fn load_dir(dir: &std::path::Path) -> Result<Self, LoadError> {
+    pub fn load_dir(dataset: &Dataset, dir: &std::path::Path) -> Result<Self, LoadError> {
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|e| LoadError::Read {
                 path: path.display().to_string(),
                 reason: e.to_string(),
+                dataset: dataset.id.clone(),
             })
         };
+        let [train_images, train_labels, test_images, test_labels] = dataset.file_names();
         let files = [
-            read(FILE_NAMES[0])?,
-            read(FILE_NAMES[1])?,
-            read(FILE_NAMES[2])?,
-            read(FILE_NAMES[3])?,
+            read(train_images)?,
+            read(train_labels)?,
+            read(test_images)?,
+            read(test_labels)?,
         ];
-        Ok(Self::from_files(files.each_ref().map(Vec::as_slice))?)
+        Ok(Self::from_files(
+            dataset,
+            files.each_ref().map(Vec::as_slice),
+        )?)
     }
 }
 
-/// Failure to load MNIST from disk.
+/// Failure to load a dataset from disk.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {reason} (run scripts/fetch-mnist.sh to download MNIST)")]
-    Read { path: String, reason: String },
+    #[error("cannot read {path}: {reason} (run scripts/fetch-data.py {dataset} to fetch the data)")]
+    Read {
+        path: String,
+        reason: String,
+        dataset: String,
+    },
     #[error(transparent)]
     Idx(#[from] IdxError),
 }
@@ -154,24 +170,18 @@ pub struct Split {
 }
 
 impl Split {
-    /// Shuffles `0..total` with `seed` and holds out `validation_fraction` of it (the
-    /// reference protocol: 60,000 → 48,000 / 12,000 with a fraction of 0.2).
+    /// Shuffles `0..total` with `seed` and holds out [`VALIDATION_FRACTION`] of it.
     ///
     /// `train_limit` keeps only the first `n` training images (a subset for quick runs and
     /// slow devices); the validation part then shrinks to keep the same ratio.
-    pub fn new(
-        total: usize,
-        validation_fraction: f64,
-        seed: u64,
-        train_limit: Option<usize>,
-    ) -> Self {
+    pub fn new(total: usize, seed: u64, train_limit: Option<usize>) -> Self {
         let mut order: Vec<usize> = (0..total).collect();
         order.shuffle(&mut StdRng::seed_from_u64(seed));
-        let validation_len = (total as f64 * validation_fraction).round() as usize;
+        let validation_len = (total as f64 * VALIDATION_FRACTION).round() as usize;
         let mut validation = order.split_off(total - validation_len);
         let mut train = order;
         if let Some(limit) = train_limit.filter(|&limit| limit < train.len()) {
-            let ratio = validation_fraction / (1.0 - validation_fraction);
+            let ratio = VALIDATION_FRACTION / (1.0 - VALIDATION_FRACTION);
             train.truncate(limit.max(1));
             validation.truncate(((limit as f64 * ratio).round() as usize).max(1));
         }
@@ -189,7 +199,7 @@ mod tests {
 
     #[test]
     fn reference_split_is_48k_12k_disjoint_and_seeded() {
-        let split = Split::new(60_000, 0.2, 7, None);
+        let split = Split::new(60_000, 7, None);
         assert_eq!(split.train.len(), 48_000);
         assert_eq!(split.validation.len(), 12_000);
         let mut all: Vec<usize> = split
@@ -200,15 +210,15 @@ mod tests {
             .collect();
         all.sort_unstable();
         assert_eq!(all, (0..60_000).collect::<Vec<_>>());
-        assert_eq!(split, Split::new(60_000, 0.2, 7, None));
-        assert_ne!(split, Split::new(60_000, 0.2, 8, None));
+        assert_eq!(split, Split::new(60_000, 7, None));
+        assert_ne!(split, Split::new(60_000, 8, None));
     }
 
     #[test]
     fn limited_split_keeps_the_ratio() {
-        let split = Split::new(60_000, 0.2, 1, Some(4_000));
+        let split = Split::new(60_000, 1, Some(4_000));
         assert_eq!((split.train.len(), split.validation.len()), (4_000, 1_000));
-        let full = Split::new(60_000, 0.2, 1, None);
+        let full = Split::new(60_000, 1, None);
         assert_eq!(split.train[..], full.train[..4_000]);
     }
 
@@ -226,7 +236,9 @@ mod tests {
         let batch = set.batch(&[1, 0], &Device::flex());
         assert_eq!(batch.dims(), [2, 1, 28, 28]);
         let values = batch.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values, set.values(&[1, 0]));
         assert_eq!(values[0], 1.0);
         assert_eq!(values.iter().sum::<f32>(), 1.0);
+        assert_eq!(unit(51), 0.2);
     }
 }

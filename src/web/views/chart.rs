@@ -3,8 +3,16 @@
 
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
+use web_sys::HtmlElement;
 
-use super::dom;
+use super::View;
+use crate::web::app::{App, Changes};
+use crate::web::dom;
+use crate::web::run::LossCurves;
+
+/// Redraw for new per-step points at most this often (plotters on a canvas costs
+/// milliseconds); an epoch's end redraws at once.
+const STEP_REFRESH_MS: f64 = 2000.0;
 
 /// The per-step curve is thinned to this many points before drawing.
 const MAX_STEP_POINTS: usize = 150;
@@ -19,19 +27,41 @@ fn thin(points: &[(f64, f64)], max: usize) -> impl Iterator<Item = (f64, f64)> +
         .map(|(_, &p)| p)
 }
 
-/// Everything the chart shows; x values are in epochs.
-#[derive(Default, Clone)]
-pub struct LossCurves {
-    pub steps: Vec<(f64, f64)>,
-    pub train: Vec<(f64, f64)>,
-    pub validation: Vec<(f64, f64)>,
+/// The loss chart view.
+pub struct Chart {
+    last_drawn: f64,
+}
+
+impl Default for Chart {
+    fn default() -> Self {
+        Self {
+            last_drawn: f64::MIN,
+        }
+    }
+}
+
+impl View for Chart {
+    fn shows(&self) -> Changes {
+        Changes::CURVES | Changes::STEP_CURVE
+    }
+
+    fn redraw(&mut self, app: &App, changes: Changes) {
+        let now = dom::now();
+        if !changes.intersects(Changes::CURVES) && now - self.last_drawn < STEP_REFRESH_MS {
+            return;
+        }
+        self.last_drawn = now;
+        draw(&app.curves, app.chart_epochs);
+        let canvas: HtmlElement = dom::get("loss-chart");
+        dom::set_attr(&canvas, "data-draw-ms", &format!("{:.1}", dom::now() - now));
+    }
 }
 
 /// Redraws `#loss-chart`.
-pub fn draw(curves: &LossCurves, epochs: usize) {
+fn draw(curves: &LossCurves, epochs: usize) {
     let canvas: web_sys::HtmlCanvasElement = dom::get("loss-chart");
     // Creates the context our way (see `draw::context`) before plotters asks for it.
-    super::draw::context(&canvas);
+    crate::web::draw::context(&canvas);
     let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
         return;
     };
@@ -43,7 +73,7 @@ pub fn draw(curves: &LossCurves, epochs: usize) {
 
 /// Draws the empty chart, after a throwaway curve: the browser compiles wasm code lazily, and
 /// the series code would otherwise be compiled during the first training frames.
-pub fn draw_empty_after_warm_up(epochs: usize) {
+pub fn warm_up() {
     let points = vec![(0.5, 0.1), (1.0, 0.05)];
     let sample = LossCurves {
         steps: points.clone(),
@@ -51,7 +81,8 @@ pub fn draw_empty_after_warm_up(epochs: usize) {
         validation: points,
     };
     draw(&sample, 1);
-    draw(&LossCurves::default(), epochs);
+    // The settings form's default length, until a run says otherwise.
+    draw(&LossCurves::default(), 20);
 }
 
 fn plot(

@@ -1,0 +1,168 @@
+//! The controller's loading transitions: the site's dataset catalog, a dataset's files,
+//! weights files (pretrained or uploaded) and the choice of model and dataset.
+
+use burn::module::Module;
+
+use super::{
+    App, Changes, DataState, Effect, LoadedData, Origin, Status, WeightsOrigin, WorkerState,
+    grid_indices,
+};
+use crate::data::{Catalog, TrainTest};
+use crate::model::{Model, ModelKind};
+use crate::web::device::{BackendKind, Checkpoint, CopyOf};
+use crate::weights::WeightsHeader;
+
+impl App {
+    pub(super) fn on_catalog(&mut self, result: Result<Catalog, String>) -> Vec<Effect> {
+        if let Ok(catalog) = result {
+            // Keep the current dataset if the site lists it, else take the site's first.
+            let dataset = catalog
+                .get(&self.dataset.id)
+                .unwrap_or(catalog.default_dataset());
+            self.dataset = dataset.clone();
+            self.catalog = catalog;
+        }
+        self.status = Status::Info(format!("loading {}…", self.dataset.name));
+        vec![
+            self.load_pretrained(true),
+            Effect::LoadData(self.dataset.clone()),
+        ]
+    }
+
+    pub(super) fn choose_dataset(&mut self, id: &str) -> Vec<Effect> {
+        if self.run.is_active() || id == self.dataset.id {
+            return Vec::new();
+        }
+        let dataset = match self.catalog.get(id) {
+            Ok(dataset) => dataset.clone(),
+            Err(e) => return self.error(e.to_string()),
+        };
+        self.dataset = dataset;
+        self.data = DataState::Loading;
+        self.metrics = None;
+        self.changes |= Changes::DATA | Changes::METRICS;
+        self.status = Status::Info(format!("loading {}…", self.dataset.name));
+        vec![
+            self.load_pretrained(true),
+            Effect::LoadData(self.dataset.clone()),
+        ]
+    }
+
+    pub(super) fn on_data(
+        &mut self,
+        dataset: &str,
+        result: Result<TrainTest, String>,
+    ) -> Vec<Effect> {
+        if dataset != self.dataset.id {
+            return Vec::new(); // another dataset was chosen meanwhile
+        }
+        let sets = match result {
+            Ok(sets) => sets,
+            Err(message) => {
+                self.data = DataState::Failed(message.clone());
+                return self.error(message);
+            }
+        };
+        let grid = grid_indices(&sets.test);
+        let train = sets.train.clone();
+        self.data = DataState::Loaded(LoadedData { sets, grid });
+        self.changes |= Changes::DATA;
+        self.status = Status::Info(format!(
+            "ready: {} loaded — press Start to train, or draw a digit",
+            self.dataset.name
+        ));
+        let mut effects = Vec::new();
+        if !self.worker_spawned {
+            self.worker_spawned = true;
+            effects.push(Effect::SpawnWorker);
+        } else if self.worker == WorkerState::Ready {
+            effects.push(Effect::SendTrainingData(train));
+        }
+        effects.extend(self.warm_up());
+        effects
+    }
+
+    pub(super) fn on_weights(
+        &mut self,
+        origin: WeightsOrigin,
+        result: Result<Option<(Model, WeightsHeader)>, String>,
+    ) -> Vec<Effect> {
+        let (source, quiet) = match &origin {
+            WeightsOrigin::Pretrained { url, quiet } => (url.clone(), *quiet),
+            WeightsOrigin::Upload { name } => (name.clone(), false),
+        };
+        let (model, header) = match result {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) if quiet => return Vec::new(),
+            Ok(None) => {
+                let kind = self.model.config.kind;
+                return self.error(format!("no pretrained weights for {kind} on this site"));
+            }
+            Err(message) => return self.refuse_weights(&origin, &message),
+        };
+        // A pretrained file asked for before a run started, or before another model was
+        // chosen, arrives too late to matter.
+        let stale = header.model.kind != self.model.config.kind;
+        if self.run.is_active() || stale {
+            return match quiet || stale {
+                true => Vec::new(),
+                false => self.refuse_weights(&origin, "a run is going: reset it first"),
+            };
+        }
+        let shown = if self.backend.kind == BackendKind::WebGpu {
+            let on_gpu = model.clone().fork(&self.backend.device);
+            self.cpu_copy = Some(Checkpoint {
+                model,
+                of: CopyOf::Loaded,
+            });
+            on_gpu
+        } else {
+            self.cpu_copy = None;
+            model
+        };
+        self.model.config = header.model;
+        let origin_of_model = Origin::Loaded {
+            source: source.clone(),
+            epochs: header.epochs,
+            dataset: header.dataset.clone(),
+        };
+        self.set_model(shown, origin_of_model);
+        let loaded = match origin {
+            WeightsOrigin::Pretrained { .. } => {
+                format!("loaded pretrained {} weights", header.model.kind)
+            }
+            WeightsOrigin::Upload { name } => format!("loaded weights from {name}"),
+        };
+        self.status = if header.dataset == self.dataset.id {
+            Status::Info(loaded)
+        } else {
+            Status::Warning(format!(
+                "{loaded}, trained on {}, not {}",
+                header.dataset, self.dataset.id
+            ))
+        };
+        self.warm_up().into_iter().collect()
+    }
+
+    fn refuse_weights(&mut self, origin: &WeightsOrigin, message: &str) -> Vec<Effect> {
+        self.error(match origin {
+            WeightsOrigin::Pretrained { url, .. } => format!("{url}: {message}"),
+            WeightsOrigin::Upload { name } => {
+                format!("{name}: {message} — the current model is unchanged")
+            }
+        })
+    }
+
+    pub(super) fn choose_model(&mut self, kind: ModelKind) -> Vec<Effect> {
+        if self.run.is_active() {
+            return Vec::new();
+        }
+        self.fresh_model(kind);
+        let mut effects = vec![
+            Effect::SuggestBatchSize(kind.default_batch_size()),
+            self.load_pretrained(true),
+        ];
+        effects.extend(self.warm_up());
+        effects
+    }
+}

@@ -1,0 +1,68 @@
+//! The page's state as plain data for scripts and tests (`window.wasmBindings.labState()`):
+//! tests read state, not status prose.
+
+use serde::Serialize;
+
+use super::app::{App, DataState, Origin, Status, WorkerState};
+use super::device::{CopyOf, DeviceState};
+use crate::model::ModelKind;
+
+#[derive(Serialize)]
+pub struct LabState {
+    backend: &'static str,
+    adapter: String,
+    /// "webgpu", "cpu" or "lost".
+    device: &'static str,
+    /// After a device loss: the weights the page went on from.
+    went_on_from: Option<CopyOf>,
+    /// "starting", "ready" or "broken".
+    worker: &'static str,
+    dataset: String,
+    data_loaded: bool,
+    /// Why the dataset could not be loaded.
+    data_error: Option<String>,
+    model: ModelKind,
+    code_size: usize,
+    origin: Origin,
+    epochs_trained: usize,
+    /// "idle", "training", "paused", "done" or "error".
+    run: &'static str,
+    training: bool,
+    status: Status,
+    train_curve: Vec<(f64, f64)>,
+    validation_curve: Vec<(f64, f64)>,
+}
+
+pub fn of(app: &App) -> LabState {
+    let (device, went_on_from) = match &app.device {
+        DeviceState::WebGpu => ("webgpu", None),
+        DeviceState::Cpu { .. } => ("cpu", None),
+        DeviceState::Lost { went_on_from, .. } => ("lost", *went_on_from),
+    };
+    LabState {
+        backend: app.backend.kind.name(),
+        adapter: app.backend.label.clone(),
+        device,
+        went_on_from,
+        worker: match app.worker {
+            WorkerState::Starting => "starting",
+            WorkerState::Ready => "ready",
+            WorkerState::Broken { .. } => "broken",
+        },
+        dataset: app.dataset.id.clone(),
+        data_loaded: matches!(app.data, DataState::Loaded(_)),
+        data_error: match &app.data {
+            DataState::Failed(message) => Some(message.clone()),
+            _ => None,
+        },
+        model: app.model.config.kind,
+        code_size: app.model.config.code_size,
+        origin: app.model.origin.clone(),
+        epochs_trained: app.model.origin.epochs(),
+        run: app.run.name(),
+        training: app.run.is_active(),
+        status: app.status.clone(),
+        train_curve: app.curves.train.clone(),
+        validation_curve: app.curves.validation.clone(),
+    }
+}

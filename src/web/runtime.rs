@@ -1,0 +1,233 @@
+//! Where the controller lives in the browser: [`dispatch`] runs `App::update` and performs
+//! the effects it returns (fetches, the worker, the page engine, timers), whose results come
+//! back as messages; after each change the page is rendered at the next animation frame.
+//!
+//! The app sits in a thread-local and no borrow of it is ever held across an `await`.
+
+use std::cell::{Cell, RefCell};
+
+use wasm_bindgen_futures::spawn_local;
+
+use super::app::{App, Changes, Effect, Msg};
+use super::device::{self, Backend, BackendKind, DeviceState};
+use super::protocol::ToWorker;
+use super::views::Views;
+use super::{data_io, dom, evaluation, page_run, ui, views, webgpu, weights_io, worker_client};
+use crate::data::Catalog;
+use crate::model::Model;
+use crate::training::Trainer;
+
+thread_local! {
+    static APP: RefCell<Option<App>> = const { RefCell::new(None) };
+    static VIEWS: RefCell<Option<Views>> = const { RefCell::new(None) };
+    static RENDER_PENDING: Cell<bool> = const { Cell::new(false) };
+    /// Changes from outside the controller (the sketch pad's ink).
+    static OUTSIDE_CHANGES: Cell<Changes> = Cell::new(Changes::default());
+    /// The longest page training frame's steps of the current run, in milliseconds.
+    static LONGEST_FRAME_MS: Cell<f64> = const { Cell::new(0.0) };
+}
+
+/// Starts the lab: backend, controls, views, then the catalog, data and weights.
+pub async fn start() {
+    ui::show_starting();
+    let (backend, device) = match webgpu::start(on_device_lost).await {
+        Ok(gpu) => (gpu, DeviceState::WebGpu),
+        Err(reason) => (
+            device::cpu(),
+            DeviceState::Cpu {
+                unavailable: Some(reason),
+            },
+        ),
+    };
+    let app = App::new(
+        backend,
+        device,
+        Catalog::builtin().clone(),
+        ui::selected_kind(),
+    );
+    APP.replace(Some(app));
+    VIEWS.replace(Some(views::all()));
+    ui::wire(dispatch);
+    views::install(mark_changed);
+    request_render();
+    let catalog = data_io::load_catalog().await;
+    dispatch(Msg::CatalogLoaded(catalog));
+}
+
+fn on_device_lost(reason: String) {
+    dispatch(Msg::DeviceLost(reason));
+}
+
+/// Reads the state (for scripts: `labState`).
+pub fn with_app<R>(f: impl FnOnce(&App) -> R) -> Option<R> {
+    APP.with_borrow(|app| app.as_ref().map(f))
+}
+
+/// Hands `msg` to the controller and performs what it asks for.
+pub fn dispatch(msg: Msg) {
+    let now = dom::now();
+    let effects = APP.with_borrow_mut(|app| app.as_mut().map(|app| app.update(msg, now)));
+    for effect in effects.unwrap_or_default() {
+        perform(effect);
+    }
+    request_render();
+}
+
+/// Something outside the controller changed what a view shows.
+fn mark_changed(changes: Changes) {
+    OUTSIDE_CHANGES.set(OUTSIDE_CHANGES.get() | changes);
+    request_render();
+}
+
+/// Renders at the next animation frame, in a task of its own (never lengthening the task
+/// that asked), once however many changes come before it.
+fn request_render() {
+    if RENDER_PENDING.replace(true) {
+        return;
+    }
+    spawn_local(async {
+        dom::next_frame().await;
+        dom::yield_task().await;
+        RENDER_PENDING.set(false);
+        let changes = APP.with_borrow_mut(|app| app.as_mut().map(App::take_changes));
+        let changes = changes.unwrap_or_default() | OUTSIDE_CHANGES.take();
+        APP.with_borrow(|app| {
+            let Some(app) = app else { return };
+            ui::render(app, LONGEST_FRAME_MS.get());
+            VIEWS.with_borrow_mut(|views| {
+                if let Some(views) = views {
+                    views.render(app, changes);
+                }
+            });
+        });
+    });
+}
+
+fn perform(effect: Effect) {
+    match effect {
+        Effect::LoadData(dataset) => spawn_local(async move {
+            let result = data_io::load(&dataset).await;
+            dispatch(Msg::DataLoaded {
+                dataset: dataset.id,
+                result,
+            });
+        }),
+        Effect::LoadWeights { url, kind, quiet } => spawn_local(async move {
+            let result = weights_io::fetch(&url, kind).await;
+            let origin = super::app::WeightsOrigin::Pretrained { url, quiet };
+            dispatch(Msg::WeightsLoaded { origin, result });
+        }),
+        Effect::SpawnWorker => {
+            if let Err(reason) = worker_client::spawn(dispatch) {
+                let warning = format!("no training worker ({reason}): CPU runs train on the page");
+                web_sys::console::warn_1(&warning.into());
+                dispatch(Msg::WorkerBroken(reason));
+            }
+        }
+        Effect::SendTrainingData(train) => worker_client::send(ToWorker::Data {
+            pixels: train.pixels().to_vec(),
+            labels: train.labels().to_vec(),
+        }),
+        Effect::StartWorkerRun {
+            id,
+            config,
+            validation_batch,
+            grid,
+        } => {
+            LONGEST_FRAME_MS.set(0.0);
+            worker_client::send(ToWorker::Start {
+                id,
+                config,
+                validation_batch,
+                grid,
+            });
+        }
+        Effect::PauseWorker(id) => worker_client::send(ToWorker::Pause { id }),
+        Effect::ResumeWorker(id) => worker_client::send(ToWorker::Resume { id }),
+        Effect::StopWorker => worker_client::send(ToWorker::Stop),
+        Effect::StartPageRun {
+            id,
+            config,
+            validation_batch,
+            data,
+            backend,
+        } => {
+            LONGEST_FRAME_MS.set(0.0);
+            match Trainer::new(config, data, backend.device) {
+                Ok(trainer) => {
+                    let trainer = trainer.with_validation_batch(validation_batch);
+                    page_run::start(id, trainer, backend.kind == BackendKind::WebGpu);
+                }
+                Err(e) => dispatch(Msg::RunFailed {
+                    id,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Effect::NextFrame(id) => spawn_local(async move {
+            // Steps run in a task right after the frame, so the browser's rendering work and
+            // ours never add up to one long task.
+            dom::next_frame().await;
+            dom::yield_task().await;
+            dispatch(Msg::Frame(id));
+        }),
+        Effect::AdvancePageRun(id) => spawn_local(async move {
+            let Some(frame) = page_run::advance(id).await else {
+                return;
+            };
+            LONGEST_FRAME_MS.set(LONGEST_FRAME_MS.get().max(frame.busy_ms));
+            if let Some(reason) = frame.device_failure {
+                dispatch(Msg::DeviceLost(reason));
+            }
+            dispatch(Msg::PageAdvanced(Box::new(frame.advance)));
+        }),
+        Effect::MovePageRun { backend, model } => page_run::move_to(backend.device, model),
+        Effect::StopPageRun => page_run::stop(),
+        Effect::WarmUp {
+            kind,
+            backend,
+            images,
+        } => spawn_local(page_run::warm_up(kind, backend.device, images)),
+        Effect::Evaluate {
+            model,
+            backend,
+            test,
+            count,
+        } => spawn_local(async move {
+            let result = evaluation::run(&model, &backend, &test, count, dispatch).await;
+            dispatch(Msg::Evaluated(result));
+        }),
+        Effect::SwitchBackend { to, model, webgpu } => spawn_local(async move {
+            let result = switch_backend(to, model, webgpu).await;
+            dispatch(Msg::BackendSwitched(result));
+        }),
+        Effect::Download { model, header } => spawn_local(async move {
+            if let Err(message) = weights_io::download(&model, &header).await {
+                dispatch(Msg::Failed(message));
+            }
+        }),
+        Effect::SuggestBatchSize(size) => ui::set_batch_size(size),
+    }
+}
+
+/// Moves `model` to the backend `to`, starting WebGPU first if it has not been yet.
+async fn switch_backend(
+    to: BackendKind,
+    model: Model,
+    webgpu: Option<Backend>,
+) -> Result<Box<super::app::Switched>, String> {
+    let backend = match (to, webgpu) {
+        (BackendKind::Cpu, _) => device::cpu(),
+        (BackendKind::WebGpu, Some(gpu)) => gpu,
+        (BackendKind::WebGpu, None) => {
+            let gpu = webgpu::start(on_device_lost).await?;
+            dispatch(Msg::WebGpuStarted(gpu.clone()));
+            gpu
+        }
+    };
+    let model = model
+        .copy_to(&backend.device)
+        .await
+        .map_err(|e| format!("could not move the model: {e}"))?;
+    Ok(Box::new(super::app::Switched { backend, model }))
+}

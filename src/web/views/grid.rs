@@ -1,0 +1,61 @@
+//! The reconstruction grid: the test digits (top rows) and the model's reconstructions
+//! beneath, drawn when the model or the data changes.
+
+use burn::tensor::Device;
+use web_sys::HtmlElement;
+
+use super::{Latest, View};
+use crate::data::{IMAGE_PIXELS, images_tensor};
+use crate::model::{Model, read_values};
+use crate::web::app::{App, Changes};
+use crate::web::{dom, draw};
+
+/// What one redraw needs, taken from the state.
+struct Job {
+    originals: Vec<f32>,
+    /// The training worker's reconstructions, or the model to compute them with.
+    reconstructions: Result<Vec<f32>, (Model, Device)>,
+}
+
+#[derive(Default)]
+pub struct Grid(Latest<Job>);
+
+impl View for Grid {
+    fn shows(&self) -> Changes {
+        Changes::MODEL | Changes::DATA
+    }
+
+    fn redraw(&mut self, app: &App, _: Changes) {
+        let Some(data) = app.loaded() else {
+            return;
+        };
+        let reconstructions = match &app.model.grid_reconstructions {
+            Some(values) => Ok(values.clone()),
+            None => Err((app.model.model.clone(), app.backend.device.clone())),
+        };
+        let job = Job {
+            originals: data.sets.test.values(&data.grid),
+            reconstructions,
+        };
+        self.0.submit(job, draw_grid);
+    }
+}
+
+async fn draw_grid(job: Job) {
+    let reconstructions = match job.reconstructions {
+        Ok(values) => values,
+        Err((model, device)) => {
+            let output = model.forward(images_tensor(job.originals.clone(), &device));
+            // A failed read means a lost device: the page moves on and redraws.
+            let Ok(values) = read_values(output).await else {
+                return;
+            };
+            values
+        }
+    };
+    let mut images: Vec<&[f32]> = job.originals.chunks(IMAGE_PIXELS).collect();
+    images.extend(reconstructions.chunks(IMAGE_PIXELS));
+    draw::image_grid("recon-grid", &images, 10, 2);
+    let grid: HtmlElement = dom::get("recon-grid");
+    dom::set_attr(&grid, "data-updated", &format!("{:.0}", dom::now()));
+}
