@@ -49,26 +49,37 @@ pub fn on<E: JsCast + wasm_bindgen::convert::FromWasmAbi + 'static>(
     closure.forget();
 }
 
-/// Resolves at the next animation frame.
-pub async fn next_frame() {
+/// Resolves when the callback handed to `schedule` is called.
+async fn called_back(schedule: impl FnOnce(&js_sys::Function)) {
+    let mut schedule = Some(schedule);
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        window()
-            .request_animation_frame(&resolve)
-            .expect("requestAnimationFrame");
+        if let Some(schedule) = schedule.take() {
+            schedule(&resolve);
+        }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Resolves at the next animation frame.
+pub async fn next_frame() {
+    called_back(|resolve| {
+        window()
+            .request_animation_frame(resolve)
+            .expect("requestAnimationFrame");
+    })
+    .await
 }
 
 /// Resolves in a new task (`setTimeout(0)`): work after it does not lengthen the current
 /// task. (Awaiting the next frame does not suffice: all of a frame's
 /// `requestAnimationFrame` callbacks run in one task.)
 pub async fn yield_task() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
+    called_back(|resolve| {
         window()
-            .set_timeout_with_callback(&resolve)
+            .set_timeout_with_callback(resolve)
             .expect("setTimeout");
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    })
+    .await
 }
 
 /// Adds a `width × height` canvas with `id` to the page (tests build their own elements).

@@ -7,9 +7,9 @@
 //! `cargo test` checks the page's transitions without a browser.
 //!
 //! How to add…
-//! - **a view** (e.g. a latent map): a file in `views/` implementing `View` (what parts of
-//!   the state it shows, how it draws them) and one line in `views::all`; if it shows new
-//!   state, a field on `App` and a `Changes` flag that `update` sets.
+//! - **a view** (e.g. a latent map): a file in `views/` implementing `View` (how it draws)
+//!   and one line in `views::all` (the view and the parts of the state it shows); if it
+//!   shows new state, a field on `App` and a `Changes` flag that `update` sets.
 //! - **a model**: a file in `src/model/` and its arm in `ModelKind`/`Model`; the page
 //!   lists it with one `<option>` in index.html. Nothing in `web/` changes.
 //! - **a dataset**: an entry in `static/datasets.json` (and its files, fetched by

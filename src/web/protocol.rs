@@ -93,7 +93,7 @@ impl Message for ToWorker {
     fn put_arrays(&mut self, arrays: Vec<Array>) -> Result<(), String> {
         match self {
             Self::Data { pixels, labels } => {
-                let [pixels_in, labels_in] = bytes::<2>("Data", arrays)?;
+                let [pixels_in, labels_in] = exactly::<u8, 2>("Data", arrays)?;
                 if pixels_in.len() != labels_in.len() * IMAGE_PIXELS {
                     return Err(format!(
                         "Data: {} pixels do not make {} images of {IMAGE_PIXELS}",
@@ -104,11 +104,11 @@ impl Message for ToWorker {
                 (*pixels, *labels) = (pixels_in, labels_in);
             }
             Self::Start { grid, .. } => {
-                let [grid_in] = bytes::<1>("Start", arrays)?;
+                let [grid_in] = exactly::<u8, 1>("Start", arrays)?;
                 *grid = whole_images("Start's grid", grid_in)?;
             }
             Self::Pause { .. } | Self::Resume { .. } | Self::Stop => {
-                bytes::<0>("a control message", arrays)?;
+                exactly::<u8, 0>("a control message", arrays)?;
             }
         }
         Ok(())
@@ -137,7 +137,7 @@ impl Message for FromWorker {
                 reconstructions,
                 ..
             } => {
-                let [values_in, reconstructions_in] = floats::<2>("Weights", arrays)?;
+                let [values_in, reconstructions_in] = exactly::<f32, 2>("Weights", arrays)?;
                 if values_in.is_empty() {
                     return Err("Weights: no values".into());
                 }
@@ -145,38 +145,50 @@ impl Message for FromWorker {
                 *reconstructions = whole_images("Weights' reconstructions", reconstructions_in)?;
             }
             _ => {
-                floats::<0>("this message", arrays)?;
+                exactly::<f32, 0>("this message", arrays)?;
             }
         }
         Ok(())
     }
 }
 
-/// Exactly `N` byte arrays.
-fn bytes<const N: usize>(what: &str, arrays: Vec<Array>) -> Result<[Vec<u8>; N], String> {
-    let found = arrays.len();
-    let arrays: Vec<Vec<u8>> = arrays
-        .into_iter()
-        .map(|array| match array {
-            Array::Bytes(bytes) => Ok(bytes),
-            Array::Floats(_) => Err(format!("{what}: a Float32Array where bytes belong")),
-        })
-        .collect::<Result<_, _>>()?;
-    arrays
-        .try_into()
-        .map_err(|_| format!("{what} carries {found} arrays, expected {N}"))
+/// The element types of the typed arrays beside messages.
+trait Element: Sized {
+    /// The JavaScript type, for error messages.
+    const JS: &'static str;
+    fn from_array(array: Array) -> Option<Vec<Self>>;
 }
 
-/// Exactly `N` float arrays.
-fn floats<const N: usize>(what: &str, arrays: Vec<Array>) -> Result<[Vec<f32>; N], String> {
+/// `Element` for the type of one `Array` variant.
+macro_rules! element {
+    ($type:ty, $variant:ident, $js:literal) => {
+        impl Element for $type {
+            const JS: &'static str = $js;
+            fn from_array(array: Array) -> Option<Vec<Self>> {
+                match array {
+                    Array::$variant(values) => Some(values),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+element!(u8, Bytes, "Uint8Array");
+element!(f32, Floats, "Float32Array");
+
+/// Exactly `N` arrays of `T`.
+fn exactly<T: Element, const N: usize>(
+    what: &str,
+    arrays: Vec<Array>,
+) -> Result<[Vec<T>; N], String> {
     let found = arrays.len();
-    let arrays: Vec<Vec<f32>> = arrays
+    let arrays = arrays
         .into_iter()
-        .map(|array| match array {
-            Array::Floats(floats) => Ok(floats),
-            Array::Bytes(_) => Err(format!("{what}: a Uint8Array where floats belong")),
+        .map(|array| {
+            T::from_array(array).ok_or_else(|| format!("{what}: an array that is not a {}", T::JS))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     arrays
         .try_into()
         .map_err(|_| format!("{what} carries {found} arrays, expected {N}"))
@@ -350,7 +362,7 @@ mod tests {
         let error = weights
             .put_arrays(vec![Array::Floats(vec![1.0]), Array::Bytes(vec![0])])
             .unwrap_err();
-        assert!(error.contains("Uint8Array where floats belong"), "{error}");
+        assert!(error.contains("not a Float32Array"), "{error}");
         let error = ToWorker::Stop
             .put_arrays(vec![Array::Bytes(vec![1])])
             .unwrap_err();

@@ -212,28 +212,27 @@ impl RunState {
 
     /// Running → Paused; `false` if there was no running run.
     pub fn pause(&mut self, now: f64) -> bool {
-        match std::mem::take(self) {
-            Self::Running(mut run) => {
-                run.clock.pause(now);
-                *self = Self::Paused(run);
-                true
-            }
-            other => {
-                *self = other;
-                false
-            }
-        }
+        self.toggle(now, true)
     }
 
     /// Paused → Running; `false` if there was no paused run.
     pub fn resume(&mut self, now: f64) -> bool {
-        match std::mem::take(self) {
-            Self::Paused(mut run) => {
+        self.toggle(now, false)
+    }
+
+    fn toggle(&mut self, now: f64, pause: bool) -> bool {
+        match (std::mem::take(self), pause) {
+            (Self::Running(mut run), true) => {
+                run.clock.pause(now);
+                *self = Self::Paused(run);
+                true
+            }
+            (Self::Paused(mut run), false) => {
                 run.clock.resume(now);
                 *self = Self::Running(run);
                 true
             }
-            other => {
+            (other, _) => {
                 *self = other;
                 false
             }

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use wasm_bindgen_futures::spawn_local;
 
-use super::app::{App, Changes, Effect, Msg};
+use super::app::{App, Changes, Effect, Msg, Switched, WeightsOrigin};
 use super::device::{self, Backend, BackendKind, DeviceState};
 use super::protocol::ToWorker;
 use super::views::Views;
@@ -23,7 +23,8 @@ thread_local! {
     static RENDER_PENDING: Cell<bool> = const { Cell::new(false) };
     /// Changes from outside the controller (the sketch pad's ink).
     static OUTSIDE_CHANGES: Cell<Changes> = Cell::new(Changes::default());
-    /// The longest page training frame's steps of the current run, in milliseconds.
+    /// The longest piece of the lab's main-thread work during the current run (an update
+    /// with its effects, a render, a page frame's steps), in milliseconds.
     static LONGEST_FRAME_MS: Cell<f64> = const { Cell::new(0.0) };
 }
 
@@ -70,7 +71,15 @@ pub fn dispatch(msg: Msg) {
     for effect in effects.unwrap_or_default() {
         perform(effect);
     }
+    note_main_thread(dom::now() - now);
     request_render();
+}
+
+/// Keeps the longest main-thread piece while a run is active (`#progress[data-longest-frame-ms]`).
+fn note_main_thread(ms: f64) {
+    if with_app(|app| app.run.is_active()) == Some(true) {
+        LONGEST_FRAME_MS.set(LONGEST_FRAME_MS.get().max(ms));
+    }
 }
 
 /// Something outside the controller changed what a view shows.
@@ -89,6 +98,7 @@ fn request_render() {
         dom::next_frame().await;
         dom::yield_task().await;
         RENDER_PENDING.set(false);
+        let started = dom::now();
         let changes = APP.with_borrow_mut(|app| app.as_mut().map(App::take_changes));
         let changes = changes.unwrap_or_default() | OUTSIDE_CHANGES.take();
         APP.with_borrow(|app| {
@@ -100,23 +110,13 @@ fn request_render() {
                 }
             });
         });
+        note_main_thread(dom::now() - started);
     });
 }
 
+/// Performs `effect`: at once, or in a task of its own for those that wait.
 fn perform(effect: Effect) {
     match effect {
-        Effect::LoadData(dataset) => spawn_local(async move {
-            let result = data_io::load(&dataset).await;
-            dispatch(Msg::DataLoaded {
-                dataset: dataset.id,
-                result,
-            });
-        }),
-        Effect::LoadWeights { url, kind, quiet } => spawn_local(async move {
-            let result = weights_io::fetch(&url, kind).await;
-            let origin = super::app::WeightsOrigin::Pretrained { url, quiet };
-            dispatch(Msg::WeightsLoaded { origin, result });
-        }),
         Effect::SpawnWorker => {
             if let Err(reason) = worker_client::spawn(dispatch) {
                 let warning = format!("no training worker ({reason}): CPU runs train on the page");
@@ -135,12 +135,13 @@ fn perform(effect: Effect) {
             grid,
         } => {
             LONGEST_FRAME_MS.set(0.0);
-            worker_client::send(ToWorker::Start {
+            let start = ToWorker::Start {
                 id,
                 config,
                 validation_batch,
                 grid,
-            });
+            };
+            worker_client::send(start);
         }
         Effect::PauseWorker(id) => worker_client::send(ToWorker::Pause { id }),
         Effect::ResumeWorker(id) => worker_client::send(ToWorker::Resume { id }),
@@ -164,49 +165,67 @@ fn perform(effect: Effect) {
                 }),
             }
         }
-        Effect::NextFrame(id) => spawn_local(async move {
+        Effect::MovePageRun { backend, model } => page_run::move_to(backend.device, model),
+        Effect::StopPageRun => page_run::stop(),
+        Effect::SuggestBatchSize(size) => ui::set_batch_size(size),
+        waits => spawn_local(perform_waiting(waits)),
+    }
+}
+
+/// The effects that wait (fetches, frames, read-backs); their results come back as messages.
+async fn perform_waiting(effect: Effect) {
+    match effect {
+        Effect::LoadData(dataset) => {
+            let result = data_io::load(&dataset).await;
+            let dataset = dataset.id;
+            dispatch(Msg::DataLoaded { dataset, result });
+        }
+        Effect::LoadWeights { url, kind, quiet } => {
+            let result = weights_io::fetch(&url, kind).await;
+            let origin = WeightsOrigin::Pretrained { url, quiet };
+            dispatch(Msg::WeightsLoaded { origin, result });
+        }
+        Effect::NextFrame(id) => {
             // Steps run in a task right after the frame, so the browser's rendering work and
             // ours never add up to one long task.
             dom::next_frame().await;
             dom::yield_task().await;
             dispatch(Msg::Frame(id));
-        }),
-        Effect::AdvancePageRun(id) => spawn_local(async move {
+        }
+        Effect::AdvancePageRun(id) => {
             let Some(frame) = page_run::advance(id).await else {
                 return;
             };
-            LONGEST_FRAME_MS.set(LONGEST_FRAME_MS.get().max(frame.busy_ms));
+            note_main_thread(frame.busy_ms);
             if let Some(reason) = frame.device_failure {
                 dispatch(Msg::DeviceLost(reason));
             }
             dispatch(Msg::PageAdvanced(Box::new(frame.advance)));
-        }),
-        Effect::MovePageRun { backend, model } => page_run::move_to(backend.device, model),
-        Effect::StopPageRun => page_run::stop(),
+        }
         Effect::WarmUp {
             kind,
             backend,
             images,
-        } => spawn_local(page_run::warm_up(kind, backend.device, images)),
+        } => page_run::warm_up(kind, backend.device, images).await,
         Effect::Evaluate {
             model,
             backend,
             test,
             count,
-        } => spawn_local(async move {
+        } => {
             let result = evaluation::run(&model, &backend, &test, count, dispatch).await;
             dispatch(Msg::Evaluated(result));
-        }),
-        Effect::SwitchBackend { to, model, webgpu } => spawn_local(async move {
+        }
+        Effect::SwitchBackend { to, model, webgpu } => {
             let result = switch_backend(to, model, webgpu).await;
             dispatch(Msg::BackendSwitched(result));
-        }),
-        Effect::Download { model, header } => spawn_local(async move {
+        }
+        Effect::Download { model, header } => {
             if let Err(message) = weights_io::download(&model, &header).await {
                 dispatch(Msg::Failed(message));
             }
-        }),
-        Effect::SuggestBatchSize(size) => ui::set_batch_size(size),
+        }
+        immediate => perform(immediate),
     }
 }
 
@@ -215,7 +234,7 @@ async fn switch_backend(
     to: BackendKind,
     model: Model,
     webgpu: Option<Backend>,
-) -> Result<Box<super::app::Switched>, String> {
+) -> Result<Box<Switched>, String> {
     let backend = match (to, webgpu) {
         (BackendKind::Cpu, _) => device::cpu(),
         (BackendKind::WebGpu, Some(gpu)) => gpu,
@@ -229,5 +248,5 @@ async fn switch_backend(
         .copy_to(&backend.device)
         .await
         .map_err(|e| format!("could not move the model: {e}"))?;
-    Ok(Box::new(super::app::Switched { backend, model }))
+    Ok(Box::new(Switched { backend, model }))
 }

@@ -395,6 +395,35 @@ test('Sketch: strokes make an MNIST-like input and the pretrained model reconstr
   }
 });
 
+test('Datasets: the selector lists the site\'s catalog and another dataset loads from it', { timeout: 120_000 }, async () => {
+  // The site's catalog with a second entry: the same files under another id and name.
+  const catalog = JSON.parse(fs.readFileSync(path.join(DIST, 'datasets.json'), 'utf8'));
+  const copy = { ...catalog.datasets[0], id: 'mnist-copy', name: 'MNIST (copy)', description: 'the same digits' };
+  catalog.datasets.push(copy);
+  const { browser, page, errors } = await openLab(CPU_ARGS, {
+    route: (page) => page.route('**/datasets.json', (route) => route.fulfill({ status: 200,
+      contentType: 'application/json', body: JSON.stringify(catalog) })),
+  });
+  try {
+    await waitForLab(page, dataLoaded);
+    const options = await page.$$eval('#dataset option', (os) => os.map((o) => o.value));
+    assert.deepEqual(options, ['mnist', 'mnist-copy']);
+    await page.selectOption('#dataset', 'mnist-copy');
+    // Its folder's pretrained weights were trained on MNIST: loaded, with a warning that stays.
+    const state = await waitForLab(page, (s) => s.dataset === 'mnist-copy' && s.data_loaded
+      && s.status.kind === 'warning');
+    assert.deepEqual([state.origin.kind, state.origin.dataset], ['loaded', 'mnist']);
+    assert.deepEqual(state.status, { kind: 'warning',
+      text: 'loaded pretrained upsample weights, trained on mnist, not mnist-copy' });
+    await waitForStatus(page, 'warning: loaded pretrained upsample weights');
+    console.log(`  dataset switched: ${JSON.stringify({ dataset: state.dataset, status: state.status })}`);
+    assert.match(await page.$eval('#data-progress-label', (e) => e.textContent), /MNIST \(copy\)/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('Bad input: a corrupted MNIST file and a corrupt weights upload give clear errors', { timeout: 120_000 }, async () => {
   // 1. The server hands out a truncated label file.
   const corrupt = await openLab(CPU_ARGS, {

@@ -67,10 +67,13 @@ impl App {
         let train = sets.train.clone();
         self.data = DataState::Loaded(LoadedData { sets, grid });
         self.changes |= Changes::DATA;
-        self.status = Status::Info(format!(
-            "ready: {} loaded — press Start to train, or draw a digit",
-            self.dataset.name
-        ));
+        // A warning or error from loading the weights meanwhile stays in view.
+        if let Status::Info(_) = self.status {
+            self.status = Status::Info(format!(
+                "ready: {} loaded — press Start to train, or draw a digit",
+                self.dataset.name
+            ));
+        }
         let mut effects = Vec::new();
         if !self.worker_spawned {
             self.worker_spawned = true;

@@ -41,10 +41,6 @@ impl Default for Chart {
 }
 
 impl View for Chart {
-    fn shows(&self) -> Changes {
-        Changes::CURVES | Changes::STEP_CURVE
-    }
-
     fn redraw(&mut self, app: &App, changes: Changes) {
         let now = dom::now();
         if !changes.intersects(Changes::CURVES) && now - self.last_drawn < STEP_REFRESH_MS {

@@ -21,10 +21,6 @@ struct Job {
 pub struct Grid(Latest<Job>);
 
 impl View for Grid {
-    fn shows(&self) -> Changes {
-        Changes::MODEL | Changes::DATA
-    }
-
     fn redraw(&mut self, app: &App, _: Changes) {
         let Some(data) = app.loaded() else {
             return;

@@ -9,10 +9,6 @@ use crate::web::dom;
 pub struct MetricsTable;
 
 impl View for MetricsTable {
-    fn shows(&self) -> Changes {
-        Changes::METRICS
-    }
-
     fn redraw(&mut self, app: &App, _: Changes) {
         let body: HtmlElement = dom::get("metrics-body");
         let table: HtmlElement = dom::get("metrics");

@@ -1,6 +1,6 @@
-//! The page's views: each draws one part of the state and says which parts it shows, so it
-//! redraws itself when they change. Adding a view is a new file here and one line in
-//! [`all`]; nothing else in the page needs to know.
+//! The page's views: each draws one part of the state, and redraws itself when a part it
+//! shows changes. Adding a view is a new file here and one line in [`all`] (the view and
+//! what it shows); nothing else in the page needs to know.
 
 mod chart;
 mod grid;
@@ -15,29 +15,37 @@ use super::dom;
 
 /// One part of the page drawn from the state.
 pub trait View {
-    /// The parts of the state this view shows: a change to any of them redraws it.
-    fn shows(&self) -> Changes;
     /// Redraws from `app`; `changes` says what changed since the last render.
     fn redraw(&mut self, app: &App, changes: Changes);
 }
 
-/// Every view of the page.
+/// Every view of the page, with the parts of the state it shows: a change to any of them
+/// redraws it.
 pub fn all() -> Views {
     Views(vec![
-        Box::new(grid::Grid::default()),
-        Box::new(sketch::Sketch::default()),
-        Box::new(chart::Chart::default()),
-        Box::new(metrics::MetricsTable),
+        (
+            Changes::MODEL | Changes::DATA,
+            Box::new(grid::Grid::default()),
+        ),
+        (
+            Changes::MODEL | Changes::SKETCH,
+            Box::new(sketch::Sketch::default()),
+        ),
+        (
+            Changes::CURVES | Changes::STEP_CURVE,
+            Box::new(chart::Chart::default()),
+        ),
+        (Changes::METRICS, Box::new(metrics::MetricsTable)),
     ])
 }
 
-pub struct Views(Vec<Box<dyn View>>);
+pub struct Views(Vec<(Changes, Box<dyn View>)>);
 
 impl Views {
     /// Redraws the views that show something in `changes`.
     pub fn render(&mut self, app: &App, changes: Changes) {
-        for view in &mut self.0 {
-            if view.shows().intersects(changes) {
+        for (shows, view) in &mut self.0 {
+            if shows.intersects(changes) {
                 view.redraw(app, changes);
             }
         }

@@ -28,10 +28,6 @@ struct Job {
 pub struct Sketch(Latest<Job>);
 
 impl View for Sketch {
-    fn shows(&self) -> Changes {
-        Changes::MODEL | Changes::SKETCH
-    }
-
     fn redraw(&mut self, app: &App, _: Changes) {
         let (ink, width, height) = ink();
         let Some(input) = to_mnist(&ink, width, height) else {
