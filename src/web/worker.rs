@@ -14,14 +14,13 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{FromWorker, ToWorker, envelope};
+use super::run::MODEL_REFRESH_MS;
 use crate::data::{IMAGE_PIXELS, ImageSet};
 use crate::model::read_values;
 use crate::training::Trainer;
 
 /// The worker trains this long between read-backs (and between looks at its messages).
 const CHUNK_MS: f64 = 100.0;
-/// The worker sends the weights at least this often (and after each epoch and at the end).
-const WEIGHTS_MS: f64 = 1000.0;
 
 thread_local! {
     static DATA: RefCell<Option<Arc<ImageSet>>> = const { RefCell::new(None) };
@@ -113,9 +112,11 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet) {
             .advance(|_| js_sys::Date::now() - start < CHUNK_MS)
             .await;
         let progress = trainer.progress();
+        // As often as the page shows them (`deep`'s weights are 11 MB a message), and after
+        // each epoch and at the end.
         let weights_due = !matches!(result, Ok(None))
             || progress.finished
-            || js_sys::Date::now() - last_weights > WEIGHTS_MS;
+            || js_sys::Date::now() - last_weights >= MODEL_REFRESH_MS;
         if weights_due {
             last_weights = js_sys::Date::now();
             // Before the report they belong to: the page shows them when it reads it.
