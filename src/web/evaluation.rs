@@ -8,10 +8,8 @@ use crate::data::ImageSet;
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::model::{Model, read_values};
 
-/// Main-thread time per evaluation chunk (forward pass and SSIM), in milliseconds: well
-/// under the 50 ms of a long task, since chunks measured at 45–59 ms when the estimate from
-/// the chunks before was off (cold e2e runs, after a `deep` run in the worker).
-const TASK_MS: f64 = 6.0;
+/// Main-thread time per evaluation chunk (forward pass and SSIM), in milliseconds.
+const TASK_MS: f64 = 12.0;
 
 /// The metrics of `model` on the first `count` images of `test`; progress goes to `dispatch`.
 pub async fn run(
