@@ -24,34 +24,32 @@ mod device;
 mod protocol;
 mod run;
 
-#[cfg(target_family = "wasm")]
-mod data_io;
-#[cfg(target_family = "wasm")]
-mod dom;
-#[cfg(target_family = "wasm")]
-mod draw;
-#[cfg(target_family = "wasm")]
-mod evaluation;
-#[cfg(target_family = "wasm")]
-mod lab_state;
-#[cfg(target_family = "wasm")]
-mod loader;
-#[cfg(target_family = "wasm")]
-mod page_run;
-#[cfg(target_family = "wasm")]
-mod runtime;
-#[cfg(target_family = "wasm")]
-mod ui;
-#[cfg(target_family = "wasm")]
-mod views;
-#[cfg(target_family = "wasm")]
-mod webgpu;
-#[cfg(target_family = "wasm")]
-mod weights_io;
-#[cfg(target_family = "wasm")]
-mod worker;
-#[cfg(target_family = "wasm")]
-mod worker_client;
+/// Declares the browser-only modules (DOM, canvas, fetch, workers).
+macro_rules! browser_modules {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(target_family = "wasm")]
+            mod $name;
+        )*
+    };
+}
+
+browser_modules!(
+    data_io,
+    dom,
+    draw,
+    evaluation,
+    lab_state,
+    loader,
+    page_run,
+    runtime,
+    ui,
+    views,
+    webgpu,
+    weights_io,
+    worker,
+    worker_client,
+);
 
 #[cfg(target_family = "wasm")]
 mod entry {

@@ -1,0 +1,180 @@
+//! The engine's unit tests (native: pollster drives the async engine).
+
+use super::*;
+use pollster::block_on;
+
+fn tiny_set(n: usize) -> Arc<ImageSet> {
+    // Synthetic strokes: a bright bar whose row depends on the index.
+    let mut pixels = vec![0u8; n * IMAGE_PIXELS];
+    for i in 0..n {
+        let row = 4 + i % 20;
+        for col in 6..22 {
+            pixels[i * IMAGE_PIXELS + row * 28 + col] = 255;
+        }
+    }
+    Arc::new(ImageSet::new(pixels, vec![0; n]).unwrap())
+}
+
+fn small_config(epochs: usize) -> TrainConfig {
+    let mut config = TrainConfig::new(ModelKind::Ffnn);
+    config.epochs = epochs;
+    config.batch_size = 16;
+    config
+}
+
+/// 100 images split 80 / 20: 5 training batches of 16 and 2 validation batches of 10
+/// per epoch.
+fn small_run(config: TrainConfig) -> Trainer {
+    Trainer::new(config, tiny_set(100), Device::flex())
+        .unwrap()
+        .with_validation_batch(10)
+}
+
+/// Advances to the end, reading back after every `window` batches.
+fn run_to_end(trainer: &mut Trainer, window: usize) -> Result<Vec<EpochRecord>, TrainError> {
+    let mut records = Vec::new();
+    while !trainer.is_finished() {
+        records.extend(block_on(trainer.advance(|n| n < window))?);
+    }
+    Ok(records)
+}
+
+#[test]
+fn steps_phases_and_epochs_add_up() {
+    let mut trainer = small_run(small_config(2));
+    assert_eq!(
+        (trainer.steps_per_epoch(), trainer.validation_steps()),
+        (5, 2)
+    );
+    let epochs = run_to_end(&mut trainer, 3).unwrap();
+    assert_eq!(trainer.global_step(), 10);
+    assert_eq!(epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2]);
+    assert!(epochs.iter().all(|r| r.train_mse > 0.0 && r.val_mse > 0.0));
+    assert_eq!(trainer.history(), &epochs[..]);
+    assert_eq!(trainer.fraction(), 1.0);
+    let progress = trainer.progress();
+    assert_eq!(
+        (progress.step, progress.epoch, progress.finished),
+        (10, 2, true)
+    );
+    // A finished run does nothing more.
+    assert_eq!(block_on(trainer.advance(|_| true)).unwrap(), None);
+    assert_eq!(trainer.global_step(), 10);
+    let unbatched = small_run(small_config(1)).with_validation_batch(0);
+    assert_eq!(unbatched.validation_steps(), 20);
+}
+
+#[test]
+fn advance_honours_go_on_and_stops_at_the_end_of_an_epoch() {
+    let mut trainer = small_run(small_config(2));
+    let mut asked = Vec::new();
+    let mut three = |n: usize| {
+        asked.push(n);
+        n < 3
+    };
+    assert_eq!(block_on(trainer.advance(&mut three)).unwrap(), None);
+    assert_eq!((trainer.global_step(), trainer.phase()), (3, Phase::Train));
+    // Two training batches, then the first validation batch.
+    assert_eq!(block_on(trainer.advance(&mut three)).unwrap(), None);
+    assert_eq!(
+        (trainer.global_step(), trainer.phase()),
+        (5, Phase::Validate)
+    );
+    assert_eq!(asked, [1, 2, 3, 1, 2, 3]);
+    // The last validation batch ends the epoch, though `go_on` would go on.
+    let record = block_on(trainer.advance(|_| true)).unwrap();
+    assert_eq!(record.map(|r| r.epoch), Some(1));
+    assert_eq!((trainer.global_step(), trainer.phase()), (5, Phase::Train));
+}
+
+#[test]
+fn losses_do_not_depend_on_how_often_they_are_read_back() {
+    let model = ModelConfig::new(ModelKind::Ffnn)
+        .init(&Device::flex())
+        .unwrap();
+    let histories = [1, usize::MAX].map(|window| {
+        let config = small_config(2);
+        let data = tiny_set(100);
+        let mut trainer = Trainer::with_model(config, data, Device::flex(), model.clone())
+            .with_validation_batch(10);
+        run_to_end(&mut trainer, window).unwrap()
+    });
+    assert_eq!((histories[0].len(), histories[1].len()), (2, 2));
+    let close = |a: f64, b: f64| (a - b).abs() <= a.abs() * 1e-5;
+    for (every_batch, per_epoch) in histories[0].iter().zip(&histories[1]) {
+        assert!(
+            close(every_batch.train_mse, per_epoch.train_mse)
+                && close(every_batch.val_mse, per_epoch.val_mse),
+            "{every_batch:?} vs {per_epoch:?}"
+        );
+    }
+}
+
+#[test]
+fn divergence_stops_and_keeps_finite_weights() {
+    let mut config = TrainConfig::new(ModelKind::Ffnn);
+    config.learning_rate = 1e37;
+    config.batch_size = 8;
+    let mut trainer = Trainer::new(config, tiny_set(200), Device::flex()).unwrap();
+    let err = run_to_end(&mut trainer, 1).unwrap_err();
+    assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
+    assert!(err.to_string().contains("diverged"));
+    assert!(trainer.is_finished());
+    // The restored weights still give a finite reconstruction.
+    let images = tiny_set(4).batch(&[0, 1, 2, 3], &Device::flex());
+    let out = trainer.model().valid().forward(images).into_data();
+    assert!(
+        out.try_to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|v| v.is_finite())
+    );
+}
+
+#[test]
+fn a_run_continues_from_a_copy_of_its_weights() {
+    let mut config = small_config(3);
+    config.learning_rate = 1e-2;
+    let mut trainer = small_run(config);
+    block_on(trainer.advance(|_| true)).unwrap();
+    // Into the second epoch's validation pass, its first batch's error still on the device.
+    block_on(trainer.advance(|n| n < 6)).unwrap();
+    assert_eq!((trainer.epoch(), trainer.phase()), (1, Phase::Validate));
+    let copy = block_on(trainer.model().copy_to(&Device::flex())).unwrap();
+    let (step, history) = (trainer.global_step(), trainer.history().to_vec());
+
+    trainer.continue_on(Device::flex(), copy);
+    assert_eq!(
+        (trainer.global_step(), trainer.history()),
+        (step, &history[..])
+    );
+    assert_eq!(
+        (trainer.phase(), trainer.fraction() < 1.0),
+        (Phase::Validate, true)
+    );
+    run_to_end(&mut trainer, 2).unwrap();
+    // Every epoch recorded once, the validation pass of epoch 2 re-run in full.
+    assert_eq!(trainer.global_step(), 15);
+    let epochs: Vec<usize> = trainer.history().iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, [1, 2, 3]);
+    assert!(trainer.history()[2].train_mse < history[0].train_mse);
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    let data = tiny_set(10);
+    for change in [
+        |c: &mut TrainConfig| c.epochs = 0,
+        |c: &mut TrainConfig| c.batch_size = 0,
+        |c: &mut TrainConfig| c.learning_rate = -1.0,
+        |c: &mut TrainConfig| c.learning_rate = f64::NAN,
+        |c: &mut TrainConfig| c.train_limit = Some(0),
+    ] {
+        let mut config = TrainConfig::new(ModelKind::Ffnn);
+        change(&mut config);
+        assert!(matches!(
+            Trainer::new(config, data.clone(), Device::flex()),
+            Err(TrainError::Config(_))
+        ));
+    }
+}
