@@ -4,7 +4,7 @@
 //! [`evaluate`] runs a model over a set of images and averages them.
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, images_tensor};
@@ -104,7 +104,7 @@ fn gaussian_valid(image: &[f64]) -> Vec<f64> {
 
 /// Running sums of the per-image figures.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct MetricsAccumulator {
+struct MetricsAccumulator {
     squared_error: f64,
     l2: f64,
     ssim: f64,
@@ -140,7 +140,8 @@ impl MetricsAccumulator {
     }
 }
 
-/// Reconstructs the images at `indices` with `model` (in inference mode) and measures them.
+/// Reconstructs the images at `indices` with `model` (in inference mode) and measures them,
+/// `batch_size` at a time.
 pub async fn evaluate(
     model: &Model,
     set: &ImageSet,
@@ -148,15 +149,92 @@ pub async fn evaluate(
     batch_size: usize,
     device: &Device,
 ) -> Result<Metrics, ReadError> {
-    let model = model.valid();
-    let mut accumulator = MetricsAccumulator::default();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let originals = set.values(chunk);
-        let images = images_tensor(originals.clone(), device);
-        let reconstructions = read_values(model.forward(images)).await?;
-        accumulator.add(&originals, &reconstructions);
+    let mut evaluation = Evaluation::new(model, set, indices);
+    while !evaluation.is_finished() {
+        evaluation.measure(batch_size, device).await?;
     }
-    Ok(accumulator.finish())
+    Ok(evaluation.metrics())
+}
+
+/// A measurement taken a chunk at a time, so that the page and the worker can report how
+/// far it is and let other work in between chunks.
+pub struct Evaluation<'a> {
+    model: Model,
+    set: &'a ImageSet,
+    indices: &'a [usize],
+    done: usize,
+    accumulator: MetricsAccumulator,
+}
+
+/// Images on their way through the model: the originals and the queued reconstructions.
+pub struct Chunk {
+    pub originals: Vec<f32>,
+    pub reconstructions: Tensor<4>,
+}
+
+impl<'a> Evaluation<'a> {
+    /// Measures `model` (in inference mode) on the images of `set` at `indices`.
+    pub fn new(model: &Model, set: &'a ImageSet, indices: &'a [usize]) -> Self {
+        Self {
+            model: model.valid(),
+            set,
+            indices,
+            done: 0,
+            accumulator: MetricsAccumulator::default(),
+        }
+    }
+
+    /// Measures the next `count` images (at least one); returns how many it measured.
+    pub async fn measure(&mut self, count: usize, device: &Device) -> Result<usize, ReadError> {
+        let Some(chunk) = self.enqueue(count, device) else {
+            return Ok(0);
+        };
+        let reconstructions = read_values(chunk.reconstructions).await?;
+        Ok(self.add(&chunk.originals, &reconstructions))
+    }
+
+    /// [`Evaluation::measure`] in steps: queues the next `count` images' forward pass on
+    /// the device; the caller reads the reconstructions back and [`Evaluation::add`]s them.
+    pub fn enqueue(&mut self, count: usize, device: &Device) -> Option<Chunk> {
+        let end = (self.done + count.max(1)).min(self.indices.len());
+        let indices = &self.indices[self.done..end];
+        if indices.is_empty() {
+            return None;
+        }
+        let originals = self.set.values(indices);
+        let images = images_tensor(originals.clone(), device);
+        let reconstructions = self.model.forward(images);
+        self.done = end;
+        Some(Chunk {
+            originals,
+            reconstructions,
+        })
+    }
+
+    /// Measures a chunk's reconstructions against its originals; returns how many images.
+    pub fn add(&mut self, originals: &[f32], reconstructions: &[f32]) -> usize {
+        self.accumulator.add(originals, reconstructions);
+        originals.len() / IMAGE_PIXELS
+    }
+
+    /// How many images are measured (or queued) so far.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// How many images the measurement covers.
+    pub fn count(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.done == self.indices.len()
+    }
+
+    /// The metrics of the images measured so far.
+    pub fn metrics(&self) -> Metrics {
+        self.accumulator.finish()
+    }
 }
 
 #[cfg(test)]
@@ -229,5 +307,30 @@ mod tests {
         assert!(close(k.iter().sum(), 1.0, 1e-12));
         assert!(close(k[0], k[10], 1e-15));
         assert!(k[5] > k[4]);
+    }
+
+    #[test]
+    fn a_measurement_in_chunks_equals_one_in_a_single_pass() {
+        use crate::model::{ModelConfig, ModelKind, ready};
+        let device = Device::flex();
+        let pixels = (0..9 * IMAGE_PIXELS).map(|i| (i * 7 % 256) as u8).collect();
+        let set = ImageSet::new(pixels, vec![0; 9]).unwrap();
+        let model = ModelConfig::new(ModelKind::Ffnn).init(&device).unwrap();
+        let indices: Vec<usize> = (0..9).collect();
+        let whole = ready(evaluate(&model, &set, &indices, 9, &device)).unwrap();
+        let mut evaluation = Evaluation::new(&model, &set, &indices);
+        let mut chunks = Vec::new();
+        while !evaluation.is_finished() {
+            chunks.push(ready(evaluation.measure(4, &device)).unwrap());
+        }
+        assert_eq!(chunks, [4, 4, 1]);
+        let chunked = evaluation.metrics();
+        assert_eq!(chunked.images, 9);
+        assert!(
+            close(chunked.mse, whole.mse, 1e-9),
+            "{chunked:?} vs {whole:?}"
+        );
+        assert!(close(chunked.ssim, whole.ssim, 1e-9));
+        assert_eq!(ready(evaluation.measure(4, &device)).unwrap(), 0);
     }
 }

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub use conv_transpose::ConvTranspose;
 pub use deep::Deep;
 pub use ffnn::Ffnn;
+#[cfg(test)]
+pub use read::ready;
 pub use read::{ReadError, read_values};
 pub use upsample::Upsample;
 
@@ -279,15 +281,6 @@ mod tests {
                 "{kind}: sigmoid range"
             );
             assert_eq!(model.num_params(), params, "{kind} parameters");
-        }
-    }
-
-    /// Runs a future that needs no waiting (CPU tensors), natively and in wasm alike.
-    fn ready<F: Future>(future: F) -> F::Output {
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        match std::pin::pin!(future).poll(&mut context) {
-            std::task::Poll::Ready(output) => output,
-            std::task::Poll::Pending => panic!("a CPU read-back should not wait"),
         }
     }
 

@@ -43,6 +43,17 @@ pub async fn read_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, 
         })
 }
 
+/// Runs a future that needs no waiting (a read-back of CPU tensors), natively and in wasm
+/// alike.
+#[cfg(test)]
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("a CPU read-back should not wait"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

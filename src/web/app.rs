@@ -105,6 +105,14 @@ pub struct Shown {
     pub grid_reconstructions: Option<Vec<f32>>,
 }
 
+/// Where a measurement on the test set runs: on the CPU it takes as long as an epoch of
+/// `deep`, so the worker does it when there is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evaluator {
+    Page,
+    Worker { count: usize },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkerState {
     Starting,
@@ -232,7 +240,8 @@ pub enum Effect {
         quiet: bool,
     },
     SpawnWorker,
-    SendTrainingData(Arc<ImageSet>),
+    /// The training and test images, for the worker.
+    SendWorkerData(TrainTest),
     StartWorkerRun {
         id: u64,
         config: TrainConfig,
@@ -270,6 +279,12 @@ pub enum Effect {
         test: Arc<ImageSet>,
         count: usize,
     },
+    /// Measure `model` on the first `count` test images in the worker.
+    EvaluateInWorker {
+        model: Model,
+        config: ModelConfig,
+        count: usize,
+    },
     SwitchBackend {
         to: BackendKind,
         model: Model,
@@ -299,7 +314,7 @@ pub struct App {
     /// The x extent of the loss chart.
     pub chart_epochs: usize,
     pub metrics: Option<(ModelKind, Metrics)>,
-    pub evaluating: bool,
+    pub evaluating: Option<Evaluator>,
     pub status: Status,
     /// While the page works on WebGPU: a CPU copy of the weights, which a lost device
     /// cannot take away.
@@ -358,7 +373,7 @@ impl App {
             curves: LossCurves::default(),
             chart_epochs: 20,
             metrics: None,
-            evaluating: false,
+            evaluating: None,
             status: Status::Info("starting…".into()),
             cpu_copy: None,
             warmed: HashSet::new(),
@@ -478,24 +493,34 @@ impl App {
     }
 
     fn evaluate(&mut self, limit: Option<usize>) -> Option<Effect> {
-        if self.evaluating {
+        if self.evaluating.is_some() {
             return None;
         }
         let Some(test) = self.loaded().map(|data| data.sets.test.clone()) else {
             self.error(format!("{} is not loaded", self.dataset.name));
             return None;
         };
-        self.evaluating = true;
+        let count = limit.unwrap_or(test.len()).min(test.len());
+        let model = self.model.model.clone();
+        if self.backend.kind == BackendKind::Cpu && self.worker == WorkerState::Ready {
+            self.evaluating = Some(Evaluator::Worker { count });
+            return Some(Effect::EvaluateInWorker {
+                model,
+                config: self.model.config,
+                count,
+            });
+        }
+        self.evaluating = Some(Evaluator::Page);
         Some(Effect::Evaluate {
-            model: self.model.model.clone(),
+            model,
             backend: self.backend.clone(),
-            count: limit.unwrap_or(test.len()).min(test.len()),
+            count,
             test,
         })
     }
 
     fn on_evaluated(&mut self, result: Result<Metrics, String>) -> Vec<Effect> {
-        self.evaluating = false;
+        self.evaluating = None;
         match result {
             Ok(metrics) => {
                 self.metrics = Some((self.model.config.kind, metrics));

@@ -10,13 +10,23 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::data::IMAGE_PIXELS;
+use crate::metrics::Metrics;
+use crate::model::ModelConfig;
 use crate::training::{Progress, TrainConfig};
+
+/// What a set of images sent to the worker is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Training,
+    Test,
+}
 
 /// From the page to the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// The training images (N×784 pixels) and their N labels.
+    /// Images (N×784 pixels) and their N labels, to train on or to measure with.
     Data {
+        role: Role,
         #[serde(skip)]
         pixels: Vec<u8>,
         #[serde(skip)]
@@ -39,6 +49,14 @@ pub enum ToWorker {
     },
     /// Drop whatever run the worker has.
     Stop,
+    /// Measure a `config` model with these weights (in `Model::values` order) on the first
+    /// `count` test images.
+    Evaluate {
+        config: ModelConfig,
+        count: usize,
+        #[serde(skip)]
+        values: Vec<f32>,
+    },
 }
 
 /// From the worker to the page.
@@ -59,6 +77,10 @@ pub enum FromWorker {
     },
     /// Run `id` stopped on this error.
     Failed { id: u64, message: String },
+    /// How far a measurement on the test set is.
+    Evaluating { done: usize, count: usize },
+    /// The test metrics [`ToWorker::Evaluate`] asked for, or why there are none.
+    Evaluated(Result<Metrics, String>),
     /// The worker could not read a message from the page.
     Refused { message: String },
 }
@@ -81,18 +103,19 @@ pub trait Message: Serialize + DeserializeOwned {
 impl Message for ToWorker {
     fn take_arrays(&mut self) -> Vec<Array> {
         match self {
-            Self::Data { pixels, labels } => vec![
+            Self::Data { pixels, labels, .. } => vec![
                 Array::Bytes(std::mem::take(pixels)),
                 Array::Bytes(std::mem::take(labels)),
             ],
             Self::Start { grid, .. } => vec![Array::Bytes(std::mem::take(grid))],
+            Self::Evaluate { values, .. } => vec![Array::Floats(std::mem::take(values))],
             Self::Pause { .. } | Self::Resume { .. } | Self::Stop => Vec::new(),
         }
     }
 
     fn put_arrays(&mut self, arrays: Vec<Array>) -> Result<(), String> {
         match self {
-            Self::Data { pixels, labels } => {
+            Self::Data { pixels, labels, .. } => {
                 let [pixels_in, labels_in] = exactly::<u8, 2>("Data", arrays)?;
                 if pixels_in.len() != labels_in.len() * IMAGE_PIXELS {
                     return Err(format!(
@@ -106,6 +129,13 @@ impl Message for ToWorker {
             Self::Start { grid, .. } => {
                 let [grid_in] = exactly::<u8, 1>("Start", arrays)?;
                 *grid = whole_images("Start's grid", grid_in)?;
+            }
+            Self::Evaluate { values, .. } => {
+                let [values_in] = exactly::<f32, 1>("Evaluate", arrays)?;
+                if values_in.is_empty() {
+                    return Err("Evaluate: no weights".into());
+                }
+                *values = values_in;
             }
             Self::Pause { .. } | Self::Resume { .. } | Self::Stop => {
                 exactly::<u8, 0>("a control message", arrays)?;
@@ -279,6 +309,20 @@ pub mod envelope {
             assert_eq!(decode::<FromWorker>(&envelope), Ok(weights));
             // A message of the other direction does not read as this one.
             assert!(decode::<ToWorker>(&envelope).is_err());
+            let metrics = crate::metrics::Metrics {
+                mse: 0.01,
+                psnr_db: 20.0,
+                ssim: 0.8,
+                l2_per_image: 2.5,
+                images: 100,
+            };
+            for result in [Ok(metrics), Err("no test images".to_string())] {
+                let (envelope, _) = encode(FromWorker::Evaluated(result.clone()));
+                assert_eq!(
+                    decode::<FromWorker>(&envelope),
+                    Ok(FromWorker::Evaluated(result))
+                );
+            }
         }
 
         #[wasm_bindgen_test]
@@ -320,10 +364,17 @@ mod tests {
         };
         assert_eq!(round_trip(&start), Ok(start));
         let data = ToWorker::Data {
+            role: Role::Test,
             pixels: vec![1; 3 * IMAGE_PIXELS],
             labels: vec![0, 1, 2],
         };
         assert_eq!(round_trip(&data), Ok(data));
+        let evaluate = ToWorker::Evaluate {
+            config: ModelConfig::new(ModelKind::Upsample),
+            count: 100,
+            values: vec![0.5; 9],
+        };
+        assert_eq!(round_trip(&evaluate), Ok(evaluate));
         let weights = FromWorker::Weights {
             id: 1,
             values: vec![0.5, -1.0],
@@ -335,6 +386,7 @@ mod tests {
     #[test]
     fn missing_or_mis_sized_arrays_are_errors() {
         let mut data = ToWorker::Data {
+            role: Role::Training,
             pixels: Vec::new(),
             labels: Vec::new(),
         };
@@ -367,5 +419,14 @@ mod tests {
             .put_arrays(vec![Array::Bytes(vec![1])])
             .unwrap_err();
         assert!(error.contains("expected 0"), "{error}");
+        let mut evaluate = ToWorker::Evaluate {
+            config: ModelConfig::new(ModelKind::Ffnn),
+            count: 10,
+            values: Vec::new(),
+        };
+        let error = evaluate
+            .put_arrays(vec![Array::Floats(Vec::new())])
+            .unwrap_err();
+        assert_eq!(error, "Evaluate: no weights");
     }
 }

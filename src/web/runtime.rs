@@ -10,7 +10,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::app::{App, Changes, Effect, Msg, Switched, WeightsOrigin};
 use super::device::{self, Backend, BackendKind, DeviceState};
-use super::protocol::ToWorker;
+use super::protocol::{Role, ToWorker};
 use super::views::Views;
 use super::{data_io, dom, evaluation, page_run, ui, views, webgpu, weights_io, worker_client};
 use crate::data::Catalog;
@@ -124,10 +124,15 @@ fn perform(effect: Effect) {
                 dispatch(Msg::WorkerBroken(reason));
             }
         }
-        Effect::SendTrainingData(train) => worker_client::send(ToWorker::Data {
-            pixels: train.pixels().to_vec(),
-            labels: train.labels().to_vec(),
-        }),
+        Effect::SendWorkerData(sets) => {
+            for (role, set) in [(Role::Training, sets.train), (Role::Test, sets.test)] {
+                worker_client::send(ToWorker::Data {
+                    role,
+                    pixels: set.pixels().to_vec(),
+                    labels: set.labels().to_vec(),
+                });
+            }
+        }
         Effect::StartWorkerRun {
             id,
             config,
@@ -216,6 +221,18 @@ async fn perform_waiting(effect: Effect) {
             let result = evaluation::run(&model, &backend, &test, count, dispatch).await;
             dispatch(Msg::Evaluated(result));
         }
+        Effect::EvaluateInWorker {
+            model,
+            config,
+            count,
+        } => match model.values().await {
+            Ok(values) => worker_client::send(ToWorker::Evaluate {
+                config,
+                count,
+                values,
+            }),
+            Err(e) => dispatch(Msg::Evaluated(Err(e.to_string()))),
+        },
         Effect::SwitchBackend { to, model, webgpu } => {
             let result = switch_backend(to, model, webgpu).await;
             dispatch(Msg::BackendSwitched(result));

@@ -198,7 +198,7 @@ fn render_controls(app: &App) {
         set_enabled(id, !running);
     }
     set_enabled("start", !running && loaded);
-    set_enabled("evaluate", loaded && !app.evaluating);
+    set_enabled("evaluate", loaded && app.evaluating.is_none());
     set_enabled("pause", running);
     let paused = matches!(app.run, RunState::Paused(_));
     dom::set_text("pause", if paused { "Resume" } else { "Pause" });

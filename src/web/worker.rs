@@ -4,6 +4,7 @@
 //! about 250 ms in wasm), so on the CPU the page trains in a Web Worker running the same
 //! wasm module (`static/worker.js` starts it) and only draws what the worker reports. The
 //! worker trains with the same engine call as the CLI and the page (`Trainer::advance`).
+//! It measures models on the test set too, which takes as long as an epoch of `deep`.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -13,17 +14,22 @@ use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{FromWorker, ToWorker, envelope};
+use super::protocol::{FromWorker, Role, ToWorker, envelope};
 use super::run::MODEL_REFRESH_MS;
 use crate::data::{IMAGE_PIXELS, ImageSet};
-use crate::model::read_values;
+use crate::metrics::{Evaluation, Metrics};
+use crate::model::{ModelConfig, read_values};
 use crate::training::Trainer;
 
 /// The worker trains this long between read-backs (and between looks at its messages).
 const CHUNK_MS: f64 = 100.0;
 
+/// Test images measured between looks at messages and reports of progress.
+const EVALUATION_CHUNK: usize = 250;
+
 thread_local! {
-    static DATA: RefCell<Option<Arc<ImageSet>>> = const { RefCell::new(None) };
+    static TRAINING: RefCell<Option<Arc<ImageSet>>> = const { RefCell::new(None) };
+    static TEST: RefCell<Option<Arc<ImageSet>>> = const { RefCell::new(None) };
     /// The run the worker should train, and whether it is paused.
     static CONTROL: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
 }
@@ -55,10 +61,18 @@ pub fn training_worker() {
 
 fn handle(message: ToWorker) {
     match message {
-        ToWorker::Data { pixels, labels } => {
+        ToWorker::Data {
+            role,
+            pixels,
+            labels,
+        } => {
             // The protocol checked the sizes; the page checked the images when it parsed them.
             let data = ImageSet::new(pixels, labels).ok().map(Arc::new);
-            DATA.with_borrow_mut(|slot| *slot = data);
+            let slot = match role {
+                Role::Training => &TRAINING,
+                Role::Test => &TEST,
+            };
+            slot.set(data);
         }
         ToWorker::Start {
             id,
@@ -67,7 +81,7 @@ fn handle(message: ToWorker) {
             grid,
         } => {
             CONTROL.set(Some((id, false)));
-            let Some(data) = DATA.with_borrow(Clone::clone) else {
+            let Some(data) = TRAINING.with_borrow(Clone::clone) else {
                 let message = "the worker has no training images".to_string();
                 return send(FromWorker::Failed { id, message });
             };
@@ -90,7 +104,42 @@ fn handle(message: ToWorker) {
             }
         }
         ToWorker::Stop => CONTROL.set(None),
+        ToWorker::Evaluate {
+            config,
+            count,
+            values,
+        } => wasm_bindgen_futures::spawn_local(async move {
+            send(FromWorker::Evaluated(evaluate(config, &values, count).await));
+        }),
     }
+}
+
+/// The metrics of a `config` model with weights `values` on the first `count` test images,
+/// measured a chunk at a time with progress reports (a run's messages get in between).
+async fn evaluate(config: ModelConfig, values: &[f32], count: usize) -> Result<Metrics, String> {
+    let test = TEST
+        .with_borrow(Clone::clone)
+        .ok_or("the worker has no test images")?;
+    let device = Device::flex();
+    let model = config
+        .init(&device)
+        .map_err(|e| e.to_string())?
+        .with_values(values, &device)
+        .ok_or(format!("{} weights of the wrong size", config.kind))?;
+    let indices: Vec<usize> = (0..count.min(test.len())).collect();
+    let mut evaluation = Evaluation::new(&model, &test, &indices);
+    while !evaluation.is_finished() {
+        send(FromWorker::Evaluating {
+            done: evaluation.done(),
+            count: evaluation.count(),
+        });
+        sleep(0).await;
+        evaluation
+            .measure(EVALUATION_CHUNK, &device)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(evaluation.metrics())
 }
 
 /// Trains run `id` in chunks of about [`CHUNK_MS`], reporting after each one, with the

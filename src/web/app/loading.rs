@@ -64,7 +64,7 @@ impl App {
             }
         };
         let grid = grid_indices(&sets.test);
-        let train = sets.train.clone();
+        let worker_data = sets.clone();
         self.data = DataState::Loaded(LoadedData { sets, grid });
         self.changes |= Changes::DATA;
         // A warning or error from loading the weights meanwhile stays in view.
@@ -79,7 +79,7 @@ impl App {
             self.worker_spawned = true;
             effects.push(Effect::SpawnWorker);
         } else if self.worker == WorkerState::Ready {
-            effects.push(Effect::SendTrainingData(train));
+            effects.push(Effect::SendWorkerData(worker_data));
         }
         effects.extend(self.warm_up());
         effects

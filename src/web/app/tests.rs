@@ -150,7 +150,7 @@ fn a_page_run_starts_pauses_resumes_and_finishes_with_an_evaluation() {
 fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
     let mut app = ready_app(BackendKind::Cpu);
     let effects = app.update(Msg::Worker(FromWorker::Ready), 0.0);
-    assert!(matches!(effects[..], [Effect::SendTrainingData(_)]));
+    assert!(matches!(effects[..], [Effect::SendWorkerData(_)]));
     let effects = app.update(Msg::Start(Ok(config(1))), 100.0);
     let [Effect::StartWorkerRun { id, grid, .. }] = &effects[..] else {
         panic!("{effects:?}")
@@ -179,8 +179,9 @@ fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
         }),
         500.0,
     );
+    // The worker measures the trained model too, off the main thread.
     assert!(
-        matches!(effects[..], [Effect::Evaluate { .. }]),
+        matches!(effects[..], [Effect::EvaluateInWorker { count: 40, .. }]),
         "{effects:?}"
     );
     assert!(app.take_changes().intersects(Changes::MODEL));
@@ -194,6 +195,54 @@ fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
         progress: progress(1, 0, 1),
     };
     assert!(app.update(Msg::Worker(stale), 600.0).is_empty());
+    let measuring = FromWorker::Evaluating {
+        done: 20,
+        count: 40,
+    };
+    app.update(Msg::Worker(measuring), 700.0);
+    assert_eq!(
+        app.status,
+        Status::Info("measuring on the test set: 20 / 40…".into())
+    );
+    app.update(Msg::Worker(FromWorker::Evaluated(Ok(metrics()))), 800.0);
+    assert_eq!(app.metrics, Some((ModelKind::Ffnn, metrics())));
+    assert_eq!(app.evaluating, None);
+    assert!(app.take_changes().intersects(Changes::METRICS));
+    // Metrics nobody asked for (now) change nothing.
+    let late = FromWorker::Evaluated(Err("late".into()));
+    assert!(app.update(Msg::Worker(late), 900.0).is_empty());
+    assert_eq!(app.metrics, Some((ModelKind::Ffnn, metrics())));
+}
+
+fn metrics() -> Metrics {
+    Metrics {
+        mse: 0.02,
+        psnr_db: 17.0,
+        ssim: 0.7,
+        l2_per_image: 3.9,
+        images: 40,
+    }
+}
+
+#[test]
+fn a_measurement_the_worker_cannot_finish_goes_on_on_the_page() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(FromWorker::Ready), 0.0);
+    let effects = app.update(Msg::Evaluate, 10.0);
+    assert!(
+        matches!(effects[..], [Effect::EvaluateInWorker { count: 40, .. }]),
+        "{effects:?}"
+    );
+    // Asked again while it runs: nothing new starts.
+    assert!(app.update(Msg::Evaluate, 20.0).is_empty());
+    let effects = app.update(Msg::WorkerBroken("out of memory".into()), 30.0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Evaluate { count: 40, .. })),
+        "{effects:?}"
+    );
+    assert_eq!(app.evaluating, Some(Evaluator::Page));
 }
 
 #[test]
