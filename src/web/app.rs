@@ -105,14 +105,6 @@ pub struct Shown {
     pub grid_reconstructions: Option<Vec<f32>>,
 }
 
-/// Where a measurement on the test set runs: on the CPU it takes as long as an epoch of
-/// `deep`, so the worker does it when there is one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Evaluator {
-    Page,
-    Worker { count: usize },
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkerState {
     Starting,
@@ -414,10 +406,7 @@ impl App {
                 None => Vec::new(),
             },
             Msg::PageAdvanced(advance) => self.on_page_advance(*advance, now),
-            Msg::Evaluating { done, count } => {
-                self.status = Status::Info(format!("measuring on the test set: {done} / {count}…"));
-                Vec::new()
-            }
+            Msg::Evaluating { done, count } => self.on_evaluating(done, count),
             Msg::Evaluated(result) => self.on_evaluated(result),
             Msg::Failed(message) => self.error(message),
             Msg::ChooseDataset(id) => self.choose_dataset(&id),
@@ -491,51 +480,14 @@ impl App {
             images,
         })
     }
-
-    fn evaluate(&mut self, limit: Option<usize>) -> Option<Effect> {
-        if self.evaluating.is_some() {
-            return None;
-        }
-        let Some(test) = self.loaded().map(|data| data.sets.test.clone()) else {
-            self.error(format!("{} is not loaded", self.dataset.name));
-            return None;
-        };
-        let count = limit.unwrap_or(test.len()).min(test.len());
-        let model = self.model.model.clone();
-        if self.backend.kind == BackendKind::Cpu && self.worker == WorkerState::Ready {
-            self.evaluating = Some(Evaluator::Worker { count });
-            return Some(Effect::EvaluateInWorker {
-                model,
-                config: self.model.config,
-                count,
-            });
-        }
-        self.evaluating = Some(Evaluator::Page);
-        Some(Effect::Evaluate {
-            model,
-            backend: self.backend.clone(),
-            count,
-            test,
-        })
-    }
-
-    fn on_evaluated(&mut self, result: Result<Metrics, String>) -> Vec<Effect> {
-        self.evaluating = None;
-        match result {
-            Ok(metrics) => {
-                self.metrics = Some((self.model.config.kind, metrics));
-                self.changes |= Changes::METRICS;
-                self.status = Status::Info("ready: test metrics measured".into());
-                Vec::new()
-            }
-            Err(message) => self.error(message),
-        }
-    }
 }
 
 mod devices;
 mod loading;
+mod measuring;
 mod training;
+
+pub use measuring::Evaluator;
 
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;

@@ -1,10 +1,7 @@
 //! The controller's run transitions: Start, Pause/Resume, Reset, the page engine's frames,
 //! the training worker's reports, and the end of a run.
 
-use super::{
-    App, Changes, Effect, Evaluator, Msg, Origin, PageAdvance, Status, WorkerState,
-    validation_batch,
-};
+use super::{App, Changes, Effect, Origin, PageAdvance, Status, WorkerState, validation_batch};
 use crate::data::Split;
 use crate::training::{Progress, TrainConfig};
 use crate::web::device::{self, BackendKind, Checkpoint, CopyOf};
@@ -221,14 +218,13 @@ impl App {
                 }
                 self.finish(now, Some(message))
             }
-            FromWorker::Evaluating { done, count } => match self.evaluating {
-                Some(Evaluator::Worker { .. }) => self.update(Msg::Evaluating { done, count }, now),
-                _ => Vec::new(),
-            },
-            FromWorker::Evaluated(result) => match self.evaluating {
-                Some(Evaluator::Worker { .. }) => self.update(Msg::Evaluated(result), now),
-                _ => Vec::new(),
-            },
+            FromWorker::Evaluating { done, count } if self.measuring_in_worker() => {
+                self.on_evaluating(done, count)
+            }
+            FromWorker::Evaluated(result) if self.measuring_in_worker() => {
+                self.on_evaluated(result)
+            }
+            FromWorker::Evaluating { .. } | FromWorker::Evaluated(_) => Vec::new(),
             FromWorker::Refused { message } => {
                 self.on_worker_broken(format!("it could not read a message ({message})"), now)
             }
@@ -248,11 +244,7 @@ impl App {
         {
             effects = self.finish(now, Some(format!("the training worker stopped: {reason}")));
         }
-        // A measurement it had under way starts again on the page.
-        if let Some(Evaluator::Worker { count }) = self.evaluating {
-            self.evaluating = None;
-            effects.extend(self.evaluate(Some(count)));
-        }
+        effects.extend(self.measure_on_the_page_instead());
         effects.extend(self.warm_up());
         effects
     }
