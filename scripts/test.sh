@@ -52,7 +52,7 @@ step "cargo deny check licenses bans sources"
 cargo deny --locked check licenses bans sources
 step "trunk build --release (in the background) and the wasm tests in headless Chromium"
 background page env CARGO_TARGET_DIR="$target/page" trunk build --release
-# wasm-bindgen-test, CPU backend, no WebGPU adapter; dependencies built lightly optimised
+# wasm-bindgen-test, CPU backend, no WebGPU adapter; dependencies built unoptimised
 # (profile wasm-test): the tests train only small models.
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$repo/tests/webdriver.json" \
   cargo test --target wasm32-unknown-unknown --lib --profile wasm-test
