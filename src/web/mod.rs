@@ -35,6 +35,7 @@ macro_rules! browser_modules {
 }
 
 browser_modules!(
+    bench,
     data_io,
     dom,
     draw,

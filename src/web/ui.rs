@@ -226,6 +226,7 @@ fn render_progress(run: &RunState, longest_frame_ms: f64) {
     dom::set_attr(&progress, "value", &format!("{:.4}", p.fraction));
     dom::set_attr(&progress, "data-step", &p.step.to_string());
     dom::set_attr(&progress, "data-epoch", &p.epoch.to_string());
+    dom::set_attr(&progress, "data-images-seen", &p.images_seen.to_string());
     let fmt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
     dom::set_attr(&progress, "data-train-loss", &fmt(p.train_loss));
     dom::set_attr(

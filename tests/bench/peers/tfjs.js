@@ -66,8 +66,9 @@ async function fence(steps) {
   }
 }
 
-/// Trains `model` on `backend` ('webgpu' or 'wasm') at `batch` for a `seconds` window.
-window.benchTfjs = async function ({ model, backend, batch, seconds }) {
+/// Trains `model` on `backend` ('webgpu' or 'wasm') at `batch` for a `seconds` window, then
+/// times inference for `inferenceSeconds` if given.
+window.benchTfjs = async function ({ model, backend, batch, seconds, inferenceSeconds }) {
   images ??= await loadMnist(IMAGES);
   if (!(await tf.setBackend(backend))) throw new Error(`no ${backend} backend`);
   await tf.ready();
@@ -89,6 +90,7 @@ window.benchTfjs = async function ({ model, backend, batch, seconds }) {
   first.dispose();
   const firstStepMs = performance.now() - t0;
   const start = performance.now();
+  const gpuAtStart = { ...window.__gpu };
   let steps = 0;
   let loss;
   while (performance.now() - start < seconds * 1000) {
@@ -99,10 +101,37 @@ window.benchTfjs = async function ({ model, backend, batch, seconds }) {
   }
   const finalLoss = (await loss.data())[0];
   const elapsed = (performance.now() - start) / 1000;
+  const gpu = { start: gpuAtStart, end: { ...window.__gpu } }; // the driver's counters, if any
   loss.dispose();
+  const inference = inferenceSeconds ? await infer(net, inferenceSeconds) : undefined;
   net.dispose();
   optimizer.dispose();
   return { library: 'tfjs', model, backend, batch, steps, seconds: elapsed,
-    imagesPerSec: (steps * batch) / elapsed, firstStepMs, finalLoss };
+    imagesPerSec: (steps * batch) / elapsed, firstStepMs, finalLoss, inference, window: [t0, start + elapsed * 1000], gpu };
 };
+
+/// Inference as the lab's probe times it: batches of 64 uploaded, run and read back one at
+/// a time; the first batch timed apart.
+async function infer(net, seconds, batch = 64) {
+  let cursor = 0;
+  const reconstruct = async () => {
+    if (cursor + batch > IMAGES) cursor = 0;
+    const slice = images.subarray(cursor * 784, (cursor + batch) * 784);
+    cursor += batch;
+    const y = tf.tidy(() => net.predict(tf.tensor4d(slice, [batch, 28, 28, 1])));
+    await y.data();
+    y.dispose();
+  };
+  const t0 = performance.now();
+  await reconstruct();
+  const firstBatchMs = performance.now() - t0;
+  const start = performance.now();
+  let batches = 0;
+  while (performance.now() - start < seconds * 1000) {
+    await reconstruct();
+    batches += 1;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  return { batch, batches, seconds: elapsed, imagesPerSec: (batches * batch) / elapsed, firstBatchMs };
+}
 window.peerReady = true;
