@@ -236,6 +236,7 @@ pub enum Effect {
     SendWorkerData(TrainTest),
     StartWorkerRun {
         id: u64,
+        backend: BackendKind,
         config: TrainConfig,
         validation_batch: usize,
         grid: Vec<u8>,
@@ -271,8 +272,9 @@ pub enum Effect {
         test: Arc<ImageSet>,
         count: usize,
     },
-    /// Measure `model` on the first `count` test images in the worker.
+    /// Measure `model` on the first `count` test images in the worker, on `backend`.
     EvaluateInWorker {
+        backend: BackendKind,
         model: Model,
         config: ModelConfig,
         count: usize,
@@ -296,6 +298,8 @@ pub struct App {
     /// The WebGPU backend once started (burn's wgpu runtime starts once per page), until lost.
     pub webgpu: Option<Backend>,
     pub worker: WorkerState,
+    /// The training worker's own WebGPU adapter, once it said it has one (until lost).
+    pub worker_webgpu: Option<String>,
     worker_spawned: bool,
     pub catalog: Catalog,
     pub dataset: Dataset,
@@ -351,6 +355,7 @@ impl App {
             backend,
             device,
             worker: WorkerState::Starting,
+            worker_webgpu: None,
             worker_spawned: false,
             dataset: catalog.default_dataset().clone(),
             catalog,
@@ -464,13 +469,20 @@ impl App {
         }
     }
 
-    /// The one-off warm-up of the selected model on this backend, when one is due: not on
-    /// the CPU while the training worker is up or coming (runs go there).
+    /// Whether the training worker takes runs on `backend`: it is up, and on WebGPU it
+    /// has a WebGPU device of its own.
+    fn worker_trains_on(&self, backend: BackendKind) -> bool {
+        self.worker == WorkerState::Ready
+            && (backend == BackendKind::Cpu || self.worker_webgpu.is_some())
+    }
+
+    /// The one-off warm-up of the selected model on this backend, when one is due: not
+    /// while the training worker takes (or may yet take) runs on it.
     fn warm_up(&mut self) -> Option<Effect> {
         let images = self.loaded()?.sets.test.clone();
         let kind = self.model.config.kind;
-        let worker_coming = self.backend.kind == BackendKind::Cpu
-            && matches!(self.worker, WorkerState::Starting | WorkerState::Ready);
+        let worker_coming =
+            self.worker == WorkerState::Starting || self.worker_trains_on(self.backend.kind);
         if worker_coming || !self.warmed.insert((kind, self.backend.kind)) {
             return None;
         }

@@ -17,6 +17,8 @@ pub struct LabState {
     went_on_from: Option<CopyOf>,
     /// "starting", "ready" or "broken".
     worker: &'static str,
+    /// The training worker's own WebGPU adapter, if it has one.
+    worker_webgpu: Option<String>,
     dataset: String,
     data_loaded: bool,
     /// Why the dataset could not be loaded.
@@ -49,6 +51,7 @@ pub fn of(app: &App) -> LabState {
             WorkerState::Ready => "ready",
             WorkerState::Broken { .. } => "broken",
         },
+        worker_webgpu: app.worker_webgpu.clone(),
         dataset: app.dataset.id.clone(),
         data_loaded: matches!(app.data, DataState::Loaded(_)),
         data_error: match &app.data {

@@ -16,8 +16,10 @@ use crate::data::ImageSet;
 use crate::model::{Model, ModelKind};
 use crate::training::{TrainConfig, TrainError, Trainer};
 
-/// Main-thread time per frame on the CPU backend, in milliseconds.
+/// Main-thread time per frame (on WebGPU: enqueueing steps), in milliseconds.
 const FRAME_BUDGET_MS: f64 = 8.0;
+/// On WebGPU, the length of a training cycle (enqueue, GPU work, read-back) to aim for.
+const GPU_CYCLE_MS: f64 = 100.0;
 /// On WebGPU, copy the weights to the CPU at least this often while training.
 const CHECKPOINT_MS: f64 = 10_000.0;
 
@@ -93,7 +95,7 @@ pub async fn advance(id: u64) -> Option<Frame> {
             // On the CPU, stop before a step that would likely end past the budget.
             let last_step_ms = now - std::mem::replace(&mut step_start, now);
             if on_gpu {
-                steps < gpu_steps
+                steps < gpu_steps && now - frame_start < FRAME_BUDGET_MS
             } else {
                 now - frame_start + last_step_ms <= FRAME_BUDGET_MS
             }
@@ -112,7 +114,7 @@ pub async fn advance(id: u64) -> Option<Frame> {
         Ok(_) => Ok(run.trainer.progress()),
     };
     let checkpoint = if run.on_gpu && device_failure.is_none() {
-        adapt_gpu_steps(&mut run, dom::now() - frame_start);
+        adapt_gpu_steps(&mut run, dom::now() - frame_start, busy_ms);
         checkpoint(&mut run).await
     } else {
         None
@@ -133,11 +135,15 @@ pub async fn advance(id: u64) -> Option<Frame> {
     })
 }
 
-/// Keeps each frame's GPU work (enqueued steps and their read-back) near a frame's length.
-fn adapt_gpu_steps(run: &mut PageRun, cycle_ms: f64) {
-    if cycle_ms < 12.0 {
+/// Sizes the steps enqueued per frame on WebGPU. A read-back costs a fixed wait (the GPU
+/// process maps the buffer, then the page's next task runs) besides the steps' own GPU time,
+/// so more steps per read-back train faster; but enqueueing is main-thread work (within
+/// [`FRAME_BUDGET_MS`]), and a cycle (enqueue, GPU, read-back) should stay short enough for
+/// steady progress reports.
+fn adapt_gpu_steps(run: &mut PageRun, cycle_ms: f64, busy_ms: f64) {
+    if cycle_ms < GPU_CYCLE_MS && busy_ms < FRAME_BUDGET_MS {
         run.gpu_steps = (run.gpu_steps * 2).min(64);
-    } else if cycle_ms > 40.0 && run.gpu_steps > 1 {
+    } else if (cycle_ms > 3.0 * GPU_CYCLE_MS || busy_ms > 2.0 * FRAME_BUDGET_MS) && run.gpu_steps > 1 {
         run.gpu_steps /= 2;
     }
 }

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use super::device::BackendKind;
 use crate::data::IMAGE_PIXELS;
 use crate::metrics::Metrics;
 use crate::model::ModelConfig;
@@ -32,10 +33,11 @@ pub enum ToWorker {
         #[serde(skip)]
         labels: Vec<u8>,
     },
-    /// Train run `id` from fresh weights; report reconstructions of the `grid` digits
-    /// (N×784 pixels) with the weights.
+    /// Train run `id` from fresh weights on `backend`; report reconstructions of the `grid`
+    /// digits (N×784 pixels) with the weights.
     Start {
         id: u64,
+        backend: BackendKind,
         config: TrainConfig,
         validation_batch: usize,
         #[serde(skip)]
@@ -50,8 +52,9 @@ pub enum ToWorker {
     /// Drop whatever run the worker has.
     Stop,
     /// Measure a `config` model with these weights (in `Model::values` order) on the first
-    /// `count` test images.
+    /// `count` test images, on `backend`.
     Evaluate {
+        backend: BackendKind,
         config: ModelConfig,
         count: usize,
         #[serde(skip)]
@@ -62,8 +65,12 @@ pub enum ToWorker {
 /// From the worker to the page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {
-    /// The worker is up and reads messages.
-    Ready,
+    /// The worker is up and reads messages; `webgpu`: its own WebGPU adapter (described),
+    /// or why it has none.
+    Ready { webgpu: Result<String, String> },
+    /// The worker's WebGPU device is gone; a run on it goes on on the CPU from its last
+    /// weights (those of `step`, the last sent).
+    GpuLost { reason: String, step: Option<usize> },
     /// Where run `id` is, after each read-back.
     Progress { id: u64, progress: Progress },
     /// Run `id`'s weights (in `Model::values` order) and their reconstructions of the grid's
@@ -329,6 +336,7 @@ pub mod envelope {
         fn an_envelope_missing_its_arrays_is_refused_with_a_reason() {
             let (envelope, _) = encode(ToWorker::Start {
                 id: 1,
+                backend: crate::web::device::BackendKind::Cpu,
                 config: crate::training::TrainConfig::new(crate::model::ModelKind::Ffnn),
                 validation_batch: 16,
                 grid: vec![0; IMAGE_PIXELS],
@@ -358,6 +366,7 @@ mod tests {
     fn each_message_keeps_its_arrays() {
         let start = ToWorker::Start {
             id: 3,
+            backend: BackendKind::WebGpu,
             config: TrainConfig::new(ModelKind::Deep),
             validation_batch: 32,
             grid: vec![7; 2 * IMAGE_PIXELS],
@@ -370,6 +379,7 @@ mod tests {
         };
         assert_eq!(round_trip(&data), Ok(data));
         let evaluate = ToWorker::Evaluate {
+            backend: BackendKind::Cpu,
             config: ModelConfig::new(ModelKind::Upsample),
             count: 100,
             values: vec![0.5; 9],
@@ -420,6 +430,7 @@ mod tests {
             .unwrap_err();
         assert!(error.contains("expected 0"), "{error}");
         let mut evaluate = ToWorker::Evaluate {
+            backend: BackendKind::Cpu,
             config: ModelConfig::new(ModelKind::Ffnn),
             count: 10,
             values: Vec::new(),

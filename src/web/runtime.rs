@@ -135,6 +135,7 @@ fn perform(effect: Effect) {
         }
         Effect::StartWorkerRun {
             id,
+            backend,
             config,
             validation_batch,
             grid,
@@ -142,6 +143,7 @@ fn perform(effect: Effect) {
             LONGEST_FRAME_MS.set(0.0);
             let start = ToWorker::Start {
                 id,
+                backend,
                 config,
                 validation_batch,
                 grid,
@@ -222,11 +224,13 @@ async fn perform_waiting(effect: Effect) {
             dispatch(Msg::Evaluated(result));
         }
         Effect::EvaluateInWorker {
+            backend,
             model,
             config,
             count,
         } => match model.values().await {
             Ok(values) => worker_client::send(ToWorker::Evaluate {
+                backend,
                 config,
                 count,
                 values,

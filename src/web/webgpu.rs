@@ -1,5 +1,5 @@
 //! WebGPU through burn's wgpu runtime: finds the adapter, starts the device and reports
-//! when the browser loses it.
+//! when the browser loses it. Works on the page and in the training worker alike.
 
 use burn::tensor::Device;
 use js_sys::Reflect;
@@ -7,12 +7,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::device::{Backend, BackendKind};
-use super::dom;
 
 /// WebGPU, or why it is not available. `on_lost` runs (once) when the browser reports the
 /// device lost.
 pub async fn start(on_lost: fn(String)) -> Result<Backend, String> {
-    let navigator: JsValue = dom::window().navigator().into();
+    // The page's or the worker's navigator: Chromium exposes WebGPU in dedicated workers.
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
     let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
     if gpu.is_undefined() || gpu.is_null() {
         return Err("this browser does not expose WebGPU (navigator.gpu)".into());

@@ -1,10 +1,13 @@
-//! The training worker: CPU training off the page's main thread.
+//! The training worker: training off the page's main thread, on the CPU or on a WebGPU
+//! device of its own.
 //!
 //! A step of burn's CPU backend cannot be cut into pieces (a `deep` step at batch 100 takes
-//! about 250 ms in wasm), so on the CPU the page trains in a Web Worker running the same
-//! wasm module (`static/worker.js` starts it) and only draws what the worker reports. The
-//! worker trains with the same engine call as the CLI and the page (`Trainer::advance`).
-//! It measures models on the test set too, which takes as long as an epoch of `deep`.
+//! about 250 ms in wasm), and on WebGPU burn compiles its kernels and enqueues each step on
+//! the thread that runs it; so the page trains in a Web Worker running the same wasm module
+//! (`static/worker.js` starts it) and only draws what the worker reports. The worker trains
+//! with the same engine call as the CLI and the page (`Trainer::advance`). It measures
+//! models on the test set too, which takes as long as an epoch of `deep`. If its WebGPU
+//! device is lost, a run goes on on the CPU from the last weights it sent.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -14,12 +17,14 @@ use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use super::device::BackendKind;
 use super::protocol::{FromWorker, Role, ToWorker, envelope};
 use super::run::MODEL_REFRESH_MS;
+use super::webgpu;
 use crate::data::{IMAGE_PIXELS, ImageSet};
 use crate::metrics::{Evaluation, Metrics};
 use crate::model::{ModelConfig, read_values};
-use crate::training::Trainer;
+use crate::training::{TrainError, Trainer};
 
 /// The worker trains this long between read-backs (and between looks at its messages).
 const CHUNK_MS: f64 = 100.0;
@@ -27,11 +32,18 @@ const CHUNK_MS: f64 = 100.0;
 /// Test images measured between looks at messages and reports of progress.
 const EVALUATION_CHUNK: usize = 250;
 
+/// On WebGPU, the length of a training cycle (enqueue, GPU work, read-back) to aim for.
+const GPU_CYCLE_MS: f64 = 200.0;
+
 thread_local! {
     static TRAINING: RefCell<Option<Arc<ImageSet>>> = const { RefCell::new(None) };
     static TEST: RefCell<Option<Arc<ImageSet>>> = const { RefCell::new(None) };
     /// The run the worker should train, and whether it is paused.
     static CONTROL: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
+    /// The worker's WebGPU device, until lost.
+    static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    /// Why the WebGPU device was lost, once the browser said so.
+    static GPU_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -56,7 +68,31 @@ pub fn training_worker() {
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    send(FromWorker::Ready);
+    wasm_bindgen_futures::spawn_local(async {
+        let webgpu = match webgpu::start(on_gpu_lost).await {
+            Ok(gpu) => {
+                GPU.set(Some(gpu.device));
+                Ok(gpu.label)
+            }
+            Err(reason) => Err(reason),
+        };
+        send(FromWorker::Ready { webgpu });
+    });
+}
+
+fn on_gpu_lost(reason: String) {
+    GPU.set(None);
+    GPU_LOST.set(Some(reason));
+}
+
+/// The device for `backend`: the worker's WebGPU device, or burn's CPU backend.
+fn device(backend: BackendKind) -> Result<Device, String> {
+    match backend {
+        BackendKind::Cpu => Ok(Device::flex()),
+        BackendKind::WebGpu => GPU
+            .with_borrow(Clone::clone)
+            .ok_or_else(|| "the training worker has no WebGPU device".to_string()),
+    }
 }
 
 fn handle(message: ToWorker) {
@@ -76,6 +112,7 @@ fn handle(message: ToWorker) {
         }
         ToWorker::Start {
             id,
+            backend,
             config,
             validation_batch,
             grid,
@@ -87,15 +124,15 @@ fn handle(message: ToWorker) {
             };
             let labels = vec![0; grid.len() / IMAGE_PIXELS];
             let grid = ImageSet::new(grid, labels).expect("the protocol checked whole images");
-            match Trainer::new(config, data, Device::flex()) {
+            let trainer = device(backend)
+                .and_then(|device| Trainer::new(config, data, device).map_err(|e| e.to_string()));
+            match trainer {
                 Ok(trainer) => {
                     let trainer = trainer.with_validation_batch(validation_batch);
-                    wasm_bindgen_futures::spawn_local(train(id, trainer, grid));
+                    let on_gpu = backend == BackendKind::WebGpu;
+                    wasm_bindgen_futures::spawn_local(train(id, trainer, grid, on_gpu));
                 }
-                Err(e) => send(FromWorker::Failed {
-                    id,
-                    message: e.to_string(),
-                }),
+                Err(message) => send(FromWorker::Failed { id, message }),
             }
         }
         ToWorker::Pause { id } | ToWorker::Resume { id } => {
@@ -105,26 +142,36 @@ fn handle(message: ToWorker) {
         }
         ToWorker::Stop => CONTROL.set(None),
         ToWorker::Evaluate {
+            backend,
             config,
             count,
             values,
         } => wasm_bindgen_futures::spawn_local(async move {
-            send(FromWorker::Evaluated(evaluate(config, &values, count).await));
+            let result = match device(backend) {
+                Ok(device) => evaluate(config, &values, count, &device).await,
+                Err(message) => Err(message),
+            };
+            send(FromWorker::Evaluated(result));
         }),
     }
 }
 
 /// The metrics of a `config` model with weights `values` on the first `count` test images,
-/// measured a chunk at a time with progress reports (a run's messages get in between).
-async fn evaluate(config: ModelConfig, values: &[f32], count: usize) -> Result<Metrics, String> {
+/// measured on `device` a chunk at a time with progress reports (a run's messages get in
+/// between).
+async fn evaluate(
+    config: ModelConfig,
+    values: &[f32],
+    count: usize,
+    device: &Device,
+) -> Result<Metrics, String> {
     let test = TEST
         .with_borrow(Clone::clone)
         .ok_or("the worker has no test images")?;
-    let device = Device::flex();
     let model = config
-        .init(&device)
+        .init(device)
         .map_err(|e| e.to_string())?
-        .with_values(values, &device)
+        .with_values(values, device)
         .ok_or(format!("{} weights of the wrong size", config.kind))?;
     let indices: Vec<usize> = (0..count.min(test.len())).collect();
     let mut evaluation = Evaluation::new(&model, &test, &indices);
@@ -135,17 +182,21 @@ async fn evaluate(config: ModelConfig, values: &[f32], count: usize) -> Result<M
         });
         sleep(0).await;
         evaluation
-            .measure(EVALUATION_CHUNK, &device)
+            .measure(EVALUATION_CHUNK, device)
             .await
             .map_err(|e| e.to_string())?;
     }
     Ok(evaluation.metrics())
 }
 
-/// Trains run `id` in chunks of about [`CHUNK_MS`], reporting after each one, with the
-/// weights and their reconstructions of `grid` now and then.
-async fn train(id: u64, mut trainer: Trainer, grid: ImageSet) {
+/// Trains run `id` in chunks (on the CPU about [`CHUNK_MS`] long; on WebGPU as many steps as
+/// keep a cycle near [`GPU_CYCLE_MS`]), reporting after each one, with the weights and their
+/// reconstructions of `grid` now and then.
+async fn train(id: u64, mut trainer: Trainer, grid: ImageSet, mut on_gpu: bool) {
     let mut last_weights = f64::MIN;
+    // The weights last sent and their step: where a run goes on if the GPU device is lost.
+    let mut last_sent: Option<(Vec<f32>, usize)> = None;
+    let mut gpu_steps = 1;
     loop {
         sleep(0).await;
         match CONTROL.get() {
@@ -158,8 +209,23 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet) {
         }
         let start = js_sys::Date::now();
         let result = trainer
-            .advance(|_| js_sys::Date::now() - start < CHUNK_MS)
+            .advance(|steps| match on_gpu {
+                true => steps < gpu_steps,
+                false => js_sys::Date::now() - start < CHUNK_MS,
+            })
             .await;
+        if on_gpu {
+            let lost = GPU_LOST.with_borrow(Clone::clone);
+            if let Some(reason) = lost.or_else(|| match &result {
+                Err(TrainError::Device(error)) => Some(error.to_string()),
+                _ => None,
+            }) {
+                on_gpu = false;
+                go_on_on_the_cpu(&mut trainer, last_sent.as_ref(), reason);
+                continue;
+            }
+            gpu_steps = adapt_gpu_steps(gpu_steps, js_sys::Date::now() - start);
+        }
         let progress = trainer.progress();
         // As often as the page shows them (`deep`'s weights are 11 MB a message), and after
         // each epoch and at the end.
@@ -169,8 +235,13 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet) {
         if weights_due {
             last_weights = js_sys::Date::now();
             // Before the report they belong to: the page shows them when it reads it.
-            if let Some(weights) = weights(id, &trainer, &grid).await {
-                send(weights);
+            if let Some((values, reconstructions)) = weights(&trainer, &grid).await {
+                last_sent = Some((values.clone(), progress.step));
+                send(FromWorker::Weights {
+                    id,
+                    values,
+                    reconstructions,
+                });
             }
         }
         if let Err(error) = result {
@@ -184,18 +255,43 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet) {
     }
 }
 
-/// The trainer's weights and their reconstructions of the grid's digits.
-async fn weights(id: u64, trainer: &Trainer, grid: &ImageSet) -> Option<FromWorker> {
+/// Doubles the steps per cycle while a cycle is short, halves them when it is long: a
+/// read-back costs a fixed wait besides the steps' GPU time.
+fn adapt_gpu_steps(steps: usize, cycle_ms: f64) -> usize {
+    if cycle_ms < GPU_CYCLE_MS / 2.0 {
+        (steps * 2).min(256)
+    } else if cycle_ms > GPU_CYCLE_MS * 2.0 {
+        (steps / 2).max(1)
+    } else {
+        steps
+    }
+}
+
+/// Moves the run to the CPU, from the weights last sent (fresh ones if none were), and
+/// tells the page.
+fn go_on_on_the_cpu(trainer: &mut Trainer, last_sent: Option<&(Vec<f32>, usize)>, reason: String) {
+    let cpu = Device::flex();
+    let config = trainer.config().model;
+    let fresh = config.init(&cpu).expect("a running model's config is valid");
+    let (model, step) = match last_sent {
+        Some((values, step)) => (fresh.clone().with_values(values, &cpu).unwrap_or(fresh), Some(*step)),
+        None => (fresh, None),
+    };
+    trainer.continue_on(cpu, model);
+    send(FromWorker::GpuLost { reason, step });
+}
+
+/// The trainer's weights and their reconstructions of the grid's digits (on the CPU: a
+/// few images).
+async fn weights(trainer: &Trainer, grid: &ImageSet) -> Option<(Vec<f32>, Vec<f32>)> {
     let model = trainer.model().valid();
     let values = model.values().await.ok()?;
+    let cpu = Device::flex();
+    let model = model.with_values(&values, &cpu)?;
     let indices: Vec<usize> = (0..grid.len()).collect();
-    let output = model.forward(grid.batch(&indices, &Device::flex()));
+    let output = model.forward(grid.batch(&indices, &cpu));
     let reconstructions = read_values(output).await.ok()?;
-    Some(FromWorker::Weights {
-        id,
-        values,
-        reconstructions,
-    })
+    Some((values, reconstructions))
 }
 
 /// Resolves after `ms` milliseconds, in a new task (so messages get in).

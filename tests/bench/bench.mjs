@@ -3,7 +3,7 @@
 // images in one Debian Chromium with the e2e tests' flags (WebGPU on SwiftShader).
 //
 //   node tests/bench/bench.mjs [--seconds 10] [--models ffnn,deep] [--libraries lab,tfjs,jax]
-//                              [--smoke] [--out results.json]
+//                              [--paths webgpu,cpu-worker,cpu-page] [--smoke] [--out results.json] [--dist dist]
 //
 // The lab is timed through its page, as a person uses it: each path (WebGPU, the CPU in the
 // training worker, the CPU on the page) × model × batch size in a fresh page, training on
@@ -22,7 +22,6 @@ import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-const DIST = path.join(ROOT, 'dist');
 
 const { values: options } = parseArgs({
   options: {
@@ -31,6 +30,8 @@ const { values: options } = parseArgs({
     libraries: { type: 'string', default: 'lab,tfjs,jax' },
     smoke: { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(HERE, 'results.json') },
+    paths: { type: 'string', default: 'webgpu,cpu-worker,cpu-page' },
+    dist: { type: 'string', default: path.join(ROOT, 'dist') }, // another build of the page
   },
 });
 // The smoke run (part of the test command): one model, short windows, every library and path.
@@ -39,6 +40,7 @@ const SECONDS = Number(options.seconds ?? (SMOKE ? 2 : 10));
 const INFERENCE_SECONDS = SMOKE ? 1 : 5;
 const MODELS = SMOKE ? ['ffnn'] : options.models.split(',');
 const LIBRARIES = options.libraries.split(',');
+const DIST = path.resolve(options.dist);
 const TRAIN_IMAGES = 2048;
 const referenceBatch = (model) => (model === 'deep' ? 100 : 20);
 const batches = (model) => (SMOKE ? [referenceBatch(model)] : [referenceBatch(model), 64]);
@@ -255,7 +257,7 @@ try {
     for (const batch of batches(model)) {
       const withInference = batch === referenceBatch(model);
       if (LIBRARIES.includes('lab')) {
-        for (const pathName of Object.keys(PATHS)) {
+        for (const pathName of options.paths.split(',')) {
           // Inference runs on the page: once per backend (the worker path's page is on the CPU).
           const infer = withInference && pathName !== 'cpu-page';
           await record({ library: 'lab', backend: pathName, model, batch },

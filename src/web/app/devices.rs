@@ -49,6 +49,31 @@ impl App {
         }
     }
 
+    /// The training worker lost its WebGPU device: a run there went on on the CPU (in the
+    /// worker, from the weights of `step`); later WebGPU runs train on the page.
+    pub(super) fn on_worker_gpu_lost(
+        &mut self,
+        reason: String,
+        step: Option<usize>,
+    ) -> Vec<Effect> {
+        self.worker_webgpu = None;
+        let worker_run = self
+            .run
+            .active()
+            .is_some_and(|run| run.engine == Engine::Worker);
+        let what = match (worker_run, step) {
+            (true, Some(step)) => {
+                format!("training goes on on the CPU from the weights of step {step}")
+            }
+            (true, None) => "training goes on on the CPU from fresh weights".into(),
+            (false, _) => "WebGPU runs now train on the page".into(),
+        };
+        self.status = Status::Error(format!(
+            "the training worker's WebGPU device was lost ({reason}); {what}"
+        ));
+        self.warm_up().into_iter().collect()
+    }
+
     pub(super) fn choose_backend(&mut self, kind: BackendKind) -> Vec<Effect> {
         if kind == self.backend.kind {
             return Vec::new();

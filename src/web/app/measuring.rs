@@ -1,9 +1,8 @@
 //! The controller's measurements on the test set: where they run (the worker, on the CPU
 //! path, when there is one; else the page) and what becomes of their results.
 
-use super::{App, Changes, Effect, Status, WorkerState};
+use super::{App, Changes, Effect, Status};
 use crate::metrics::Metrics;
-use crate::web::device::BackendKind;
 
 /// Where a measurement on the test set runs: on the CPU it takes as long as an epoch of
 /// `deep`, so the worker does it when there is one.
@@ -24,9 +23,10 @@ impl App {
         };
         let count = limit.unwrap_or(test.len()).min(test.len());
         let model = self.model.model.clone();
-        if self.backend.kind == BackendKind::Cpu && self.worker == WorkerState::Ready {
+        if self.worker_trains_on(self.backend.kind) {
             self.evaluating = Some(Evaluator::Worker { count });
             return Some(Effect::EvaluateInWorker {
+                backend: self.backend.kind,
                 model,
                 config: self.model.config,
                 count,

@@ -79,6 +79,13 @@ fn progress(step: usize, epochs_done: usize, epochs: usize) -> Progress {
     }
 }
 
+/// The worker is up, without a WebGPU device of its own.
+fn cpu_worker_ready() -> FromWorker {
+    FromWorker::Ready {
+        webgpu: Err("no adapter".into()),
+    }
+}
+
 fn model() -> Model {
     ModelConfig::new(ModelKind::Ffnn)
         .init(&Device::flex())
@@ -149,7 +156,7 @@ fn a_page_run_starts_pauses_resumes_and_finishes_with_an_evaluation() {
 #[test]
 fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
     let mut app = ready_app(BackendKind::Cpu);
-    let effects = app.update(Msg::Worker(FromWorker::Ready), 0.0);
+    let effects = app.update(Msg::Worker(cpu_worker_ready()), 0.0);
     assert!(matches!(effects[..], [Effect::SendWorkerData(_)]));
     let effects = app.update(Msg::Start(Ok(config(1))), 100.0);
     let [Effect::StartWorkerRun { id, grid, .. }] = &effects[..] else {
@@ -227,7 +234,7 @@ fn metrics() -> Metrics {
 #[test]
 fn a_measurement_the_worker_cannot_finish_goes_on_on_the_page() {
     let mut app = ready_app(BackendKind::Cpu);
-    app.update(Msg::Worker(FromWorker::Ready), 0.0);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
     let effects = app.update(Msg::Evaluate, 10.0);
     assert!(
         matches!(effects[..], [Effect::EvaluateInWorker { count: 40, .. }]),
@@ -248,7 +255,7 @@ fn a_measurement_the_worker_cannot_finish_goes_on_on_the_page() {
 #[test]
 fn a_broken_worker_ends_its_run_and_later_runs_train_on_the_page() {
     let mut app = ready_app(BackendKind::Cpu);
-    app.update(Msg::Worker(FromWorker::Ready), 0.0);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
     app.update(Msg::Start(Ok(config(1))), 0.0);
     let effects = app.update(
         Msg::WorkerBroken("worker.js could not be loaded".into()),
@@ -469,4 +476,101 @@ fn the_grid_takes_two_digits_of_each_class_in_rows() {
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
     assert_eq!(grid[..2], [0, 1]);
+}
+
+#[test]
+fn on_webgpu_a_worker_with_its_own_device_trains_and_a_copy_of_its_weights_is_kept() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    let ready = FromWorker::Ready {
+        webgpu: Ok("swiftshader".into()),
+    };
+    let effects = app.update(Msg::Worker(ready), 0.0);
+    // No warm-up on the page: runs go to the worker.
+    assert!(
+        matches!(effects[..], [Effect::SendWorkerData(_)]),
+        "{effects:?}"
+    );
+    let effects = app.update(Msg::Start(Ok(config(1))), 100.0);
+    let [
+        Effect::StartWorkerRun {
+            id: 1,
+            backend: BackendKind::WebGpu,
+            ..
+        },
+    ] = &effects[..]
+    else {
+        panic!("{effects:?}")
+    };
+    let values = pollster::block_on(model().values()).unwrap();
+    let weights = FromWorker::Weights {
+        id: 1,
+        values,
+        reconstructions: vec![0.5; 20 * IMAGE_PIXELS],
+    };
+    app.update(Msg::Worker(weights), 200.0);
+    let effects = app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(8, 1, 1),
+        }),
+        300.0,
+    );
+    // The worker measures on its device too; the page keeps a CPU copy of what it shows.
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::EvaluateInWorker {
+                backend: BackendKind::WebGpu,
+                count: 40,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(app.cpu_copy.as_ref().map(|c| c.of), Some(CopyOf::Step(8)));
+}
+
+#[test]
+fn when_the_worker_loses_its_gpu_the_run_goes_on_and_later_webgpu_runs_train_on_the_page() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    let ready = FromWorker::Ready {
+        webgpu: Ok("swiftshader".into()),
+    };
+    app.update(Msg::Worker(ready), 0.0);
+    app.update(Msg::Start(Ok(config(2))), 100.0);
+    let lost = FromWorker::GpuLost {
+        reason: "device destroyed".into(),
+        step: Some(5),
+    };
+    let effects = app.update(Msg::Worker(lost), 200.0);
+    // The page gets ready to train WebGPU runs itself.
+    assert!(
+        matches!(effects[..], [Effect::WarmUp { .. }]),
+        "{} effects",
+        effects.len()
+    );
+    assert_eq!(
+        app.status,
+        Status::Error(
+            "the training worker's WebGPU device was lost (device destroyed); training goes on on the CPU from the weights of step 5".into()
+        )
+    );
+    assert_eq!(app.worker_webgpu, None);
+    assert_eq!(app.run.name(), "training");
+    app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(16, 2, 2),
+        }),
+        300.0,
+    );
+    assert_eq!(app.run.name(), "done");
+    let effects = app.update(Msg::Start(Ok(config(1))), 400.0);
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::StartPageRun { .. }, Effect::NextFrame(2)]
+        ),
+        "{effects:?}"
+    );
 }

@@ -1,6 +1,8 @@
 //! The controller's run transitions: Start, Pause/Resume, Reset, the page engine's frames,
 //! the training worker's reports, and the end of a run.
 
+use burn::module::Module;
+
 use super::{App, Changes, Effect, Origin, PageAdvance, Status, WorkerState, validation_batch};
 use crate::data::Split;
 use crate::training::{Progress, TrainConfig};
@@ -11,9 +13,9 @@ use crate::web::run::{Engine, LossCurves, Run, RunState, WorkerWeights};
 const WEIGHTS_MISFIT: &str = "the training worker's weights do not fit the model";
 
 impl App {
-    /// Shows weights from the training worker with its reconstructions of the grid;
-    /// `false` if they do not fit the model.
-    fn show_worker_weights(&mut self, weights: WorkerWeights, origin: Origin) -> bool {
+    /// Shows weights from the training worker (those of `step`) with its reconstructions of
+    /// the grid, on the page's backend; `false` if they do not fit the model.
+    fn show_worker_weights(&mut self, weights: WorkerWeights, origin: Origin, step: usize) -> bool {
         let cpu = device::cpu();
         let Some(model) = self
             .model
@@ -23,7 +25,17 @@ impl App {
         else {
             return false;
         };
-        self.set_model(model, origin);
+        let shown = if self.backend.kind == BackendKind::WebGpu {
+            let on_gpu = model.clone().fork(&self.backend.device);
+            self.cpu_copy = Some(Checkpoint {
+                model,
+                of: CopyOf::Step(step),
+            });
+            on_gpu
+        } else {
+            model
+        };
+        self.set_model(shown, origin);
         self.model.grid_reconstructions = Some(weights.reconstructions);
         true
     }
@@ -40,10 +52,11 @@ impl App {
             return self.error(format!("{} is not loaded", self.dataset.name));
         };
         let (train, grid) = (data.sets.train.clone(), data.grid_pixels());
-        // On the CPU the training worker takes the run when it is up; else the page trains.
-        let engine = match (self.backend.kind, &self.worker) {
-            (BackendKind::Cpu, WorkerState::Ready) => Engine::Worker,
-            _ => Engine::Page,
+        // The training worker takes the run when it can (on WebGPU: with a device of its
+        // own); else the page trains.
+        let engine = match self.worker_trains_on(self.backend.kind) {
+            true => Engine::Worker,
+            false => Engine::Page,
         };
         let train_images = Split::new(train.len(), config.seed, config.train_limit)
             .train
@@ -64,6 +77,7 @@ impl App {
                 "the training worker",
                 vec![Effect::StartWorkerRun {
                     id,
+                    backend: self.backend.kind,
                     config: config.clone(),
                     validation_batch,
                     grid,
@@ -184,13 +198,18 @@ impl App {
 
     pub(super) fn on_worker(&mut self, message: FromWorker, now: f64) -> Vec<Effect> {
         match message {
-            FromWorker::Ready => {
+            FromWorker::Ready { webgpu } => {
                 self.worker = WorkerState::Ready;
-                match self.loaded() {
+                self.worker_webgpu = webgpu.ok();
+                let mut effects: Vec<Effect> = match self.loaded() {
                     Some(data) => vec![Effect::SendWorkerData(data.sets.clone())],
                     None => Vec::new(),
-                }
+                };
+                // Without a device in the worker, WebGPU runs train on the page.
+                effects.extend(self.warm_up());
+                effects
             }
+            FromWorker::GpuLost { reason, step } => self.on_worker_gpu_lost(reason, step),
             FromWorker::Progress { id, progress } => self.on_progress(id, progress, None, now),
             FromWorker::Weights {
                 id,
@@ -212,7 +231,8 @@ impl App {
                 // After divergence the worker sent its last good weights: show those.
                 if let Some(weights) = run.worker_weights.take() {
                     let origin = self.model.origin.clone();
-                    if !self.show_worker_weights(weights, origin) {
+                    let step = run.latest.as_ref().map_or(0, |p| p.step);
+                    if !self.show_worker_weights(weights, origin, step) {
                         return self.finish(now, Some(WEIGHTS_MISFIT.into()));
                     }
                 }
@@ -262,7 +282,7 @@ impl App {
             return Vec::new();
         };
         let finished = progress.finished;
-        let epochs = progress.history.len();
+        let (epochs, step) = (progress.history.len(), progress.step);
         let new_epoch = run.record(progress, &mut self.curves);
         self.changes |= Changes::STEP_CURVE;
         if new_epoch {
@@ -274,7 +294,7 @@ impl App {
         if let Some(model) = page_model.filter(|_| due) {
             self.set_model(model, origin);
         } else if let Some(weights) = worker_weights {
-            if !self.show_worker_weights(weights, origin) {
+            if !self.show_worker_weights(weights, origin, step) {
                 return self.finish(now, Some(WEIGHTS_MISFIT.into()));
             }
         } else {
