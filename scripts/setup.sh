@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the lab needs on a fresh Debian machine; idempotent and fast once done.
 #   scripts/setup.sh            everything
-#   scripts/setup.sh packages   the quick part: the wasm32 target, Debian's Chromium, npm's
-#                               wasm-opt (binaryen 132) and playwright-core, typos (PyPI wheel),
-#                               and the datasets of static/datasets.json (scripts/fetch-data.py)
+#   scripts/setup.sh packages   the quick part: the wasm32 target, Debian's Chromium and Mesa's
+#                               software Vulkan driver (lavapipe), npm's wasm-opt (binaryen 132),
+#                               playwright-core and the benchmark's peers (TensorFlow.js, jax-js),
+#                               typos (PyPI wheel), and the datasets of
+#                               static/datasets.json (scripts/fetch-data.py)
 #   scripts/setup.sh tools      the slow part: pinned trunk, wasm-bindgen-cli and cargo-deny,
 #                               built from crates.io (trunk never downloads tools)
 set -euo pipefail
@@ -35,8 +37,15 @@ packages() {
     local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
+  # Mesa's software Vulkan driver (lavapipe), for the tests of `mnist-ae --device wgpu`.
+  if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq mesa-vulkan-drivers >/dev/null
+  fi
   [ -x scripts/node_modules/.bin/wasm-opt ] || (cd scripts && npm ci --no-audit --no-fund)
   [ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund)
+  # The speed benchmark's peers (TensorFlow.js, jax-js), pinned in tests/bench/package-lock.json.
+  [ -d tests/bench/node_modules/@jax-js/jax ] || (cd tests/bench && npm ci --no-audit --no-fund)
   if [ "$(typos --version 2>/dev/null)" != "typos-cli $TYPOS_VERSION" ]; then
     # The prebuilt binary in PyPI's typos wheel (seconds; `cargo install typos-cli` takes minutes).
     local tmp; tmp=$(mktemp -d)

@@ -2,8 +2,9 @@
 # Runs every test: formatting, spelling (typos), licences and sources (cargo deny), lints
 # (native and wasm32), native unit + integration tests on the real MNIST (the page's controller
 # included), the library's and web layer's tests in the browser (wasm-bindgen-test), the
-# release page (trunk) and the end-to-end browser tests in Chromium (WebGPU on SwiftShader and
-# the CPU fallback). Each step prints its start time; the last line the total.
+# release page (trunk), the end-to-end browser tests in Chromium (WebGPU on SwiftShader and
+# the CPU fallback) and a smoke run of the speed benchmark against TensorFlow.js and jax-js.
+# Each step prints its start time; the last line the total.
 #
 # On 2 cores, one build's single-threaded stretches (linking, LTO, wasm-opt) leave a core
 # idle, so the slow independent jobs overlap: the pinned tools build while the native checks
@@ -60,4 +61,6 @@ step "the release page (built in the background)"
 await page
 step "browser end-to-end tests"
 (cd tests/e2e && node --test --test-concurrency=1 lab.test.mjs)
+step "the speed benchmark's smoke run (scripts/bench.sh --smoke: every path and peer, ffnn, 2 s windows)"
+scripts/bench.sh --smoke --out "$logs/bench-smoke.json"
 step "all tests passed in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s (screenshots: tests/e2e/artifacts/lab-after-training.png, lab-pretrained-sketch.png)"

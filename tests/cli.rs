@@ -113,6 +113,57 @@ fn train_then_eval_reports_json_and_refuses_other_models_weights() {
 }
 
 #[test]
+fn bench_prints_a_json_line_per_batch_size() {
+    let data = common::data_dir();
+    let output = mnist_ae(&[
+        "bench",
+        "--models",
+        "ffnn",
+        "--seconds",
+        "0.2",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    // The reference size, then 256 and 1024.
+    let batches: Vec<u64> = lines.iter().map(|l| l["batch"].as_u64().unwrap()).collect();
+    assert_eq!(batches, [20, 256, 1024], "{stdout}");
+    for line in &lines {
+        assert_eq!(line["device"], "cpu", "{line}");
+        assert_eq!(line["adapter"], "burn-flex", "{line}");
+        assert_eq!(line["train_images"], 2048, "{line}");
+        for key in [
+            "train_images_per_sec",
+            "inference_images_per_sec",
+            "first_step_ms",
+            "seconds",
+        ] {
+            let value = line[key].as_f64().unwrap_or(f64::NAN);
+            assert!(value.is_finite() && value > 0.0, "{key}: {line}");
+        }
+        assert!(line["steps"].as_u64().unwrap() >= 1, "{line}");
+    }
+
+    let output = mnist_ae(&["bench", "--seconds", "0"]);
+    assert_clear_failure(&output, "--seconds must be a positive number");
+    let output = mnist_ae(&["bench", "--batch-sizes", "20,0"]);
+    assert_clear_failure(&output, "batch size must be at least 1");
+    let output = mnist_ae(&["bench", "--models", "ffnn,resnet"]);
+    assert_clear_failure(&output, "unknown model 'resnet'");
+    let output = mnist_ae(&["train", "--model", "ffnn", "--device", "tpu"]);
+    assert_clear_failure(&output, "invalid value 'tpu' for '--device <DEVICE>'");
+}
+
+#[test]
 fn unknown_model_is_refused() {
     let output = mnist_ae(&["train", "--model", "resnet"]);
     assert_clear_failure(&output, "unknown model 'resnet'");

@@ -1,0 +1,241 @@
+//! Training on the GPU through burn's wgpu runtime (`--device wgpu`), checked on whatever
+//! adapter the machine has: in CI Mesa's software Vulkan driver, lavapipe (Debian's
+//! `mesa-vulkan-drivers`, installed by `scripts/setup.sh packages`).
+#![cfg(not(target_family = "wasm"))] // native: the CLI binary, pollster, a Vulkan driver
+
+mod common;
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use mnist_ae::cli::device::{self, DeviceKind, Opened};
+use mnist_ae::data::{IMAGE_PIXELS, ImageSet};
+use mnist_ae::model::ModelKind;
+use mnist_ae::training::{TrainConfig, Trainer};
+use pollster::block_on;
+
+/// Training steps compared between the devices (each one read back).
+const STEPS: usize = 20;
+
+fn wgpu() -> Opened {
+    device::open(DeviceKind::Wgpu)
+        .unwrap_or_else(|e| panic!("{e} (CI installs lavapipe with `scripts/setup.sh packages`)"))
+}
+
+/// Runs the CLI. `NODEVICE_SELECT=1` turns off Mesa's Vulkan device-select layer, which on a
+/// headless machine prints `error: XDG_RUNTIME_DIR is invalid …` while adapters are listed.
+fn mnist_ae(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mnist-ae"))
+        .args(args)
+        .env("NODEVICE_SELECT", "1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout_and_stderr(output: &Output) -> (String, String) {
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    (out, err)
+}
+
+/// The first `count` real MNIST training images.
+fn first_images(count: usize) -> Arc<ImageSet> {
+    let train = common::mnist().train;
+    let pixels = train.pixels()[..count * IMAGE_PIXELS].to_vec();
+    Arc::new(ImageSet::new(pixels, train.labels()[..count].to_vec()).unwrap())
+}
+
+/// Runs `STEPS` single-batch steps (each read back) and returns the losses and the final
+/// weights.
+fn losses_and_weights(mut trainer: Trainer) -> (Vec<f64>, Vec<f32>) {
+    let mut losses = Vec::new();
+    for _ in 0..STEPS {
+        block_on(trainer.advance(|_| false)).unwrap();
+        losses.push(trainer.train_loss().unwrap());
+    }
+    let weights = block_on(trainer.model().values()).unwrap();
+    (losses, weights)
+}
+
+#[test]
+fn ffnn_learns_on_wgpu_as_on_the_cpu() {
+    let gpu = wgpu();
+    let cpu = device::open(DeviceKind::Cpu).unwrap();
+    let data = first_images(500);
+    let config = TrainConfig::new(ModelKind::Ffnn); // batch 20, Adam 1e-3, seed 42
+    // The same initial weights on both: each backend has its own random generator, so
+    // they are drawn on the CPU and copied to the GPU.
+    let start = Trainer::new(config.clone(), data.clone(), cpu.device.clone()).unwrap();
+    let initial = block_on(start.model().copy_to(&gpu.device)).unwrap();
+    let on_cpu = losses_and_weights(start);
+    let on_gpu = losses_and_weights(Trainer::with_model(
+        config,
+        data,
+        gpu.device.clone(),
+        initial,
+    ));
+
+    let (cpu_losses, gpu_losses) = (&on_cpu.0, &on_gpu.0);
+    assert!(
+        gpu_losses[STEPS - 1] < 0.9 * gpu_losses[0],
+        "the loss does not fall on {}: {gpu_losses:?}",
+        gpu.adapter
+    );
+    // The same arithmetic in f32, summed in another order (the GPU's tiled matrix products
+    // and tree reductions against the CPU's SIMD loops): on lavapipe the losses differ by
+    // ~3e-6 relative (a mean over 20 × 784 pixels) and, after 20 Adam steps, the weights by
+    // at most ~2e-6, Adam's division by √v carrying the gradients' last-bit differences into
+    // the updates. The bounds, 1e-4 relative on each loss and 1e-4 absolute on each weight,
+    // leave a margin of 30× and more for other adapters and drivers, and stay far below what
+    // a wrong kernel does: 20 steps move a weight by up to 20 × the learning rate, 2e-2.
+    for (step, (c, g)) in cpu_losses.iter().zip(gpu_losses).enumerate() {
+        assert!(
+            (c - g).abs() <= 1e-4 * c.abs(),
+            "step {step}: loss {g} on {} vs {c} on the CPU",
+            gpu.adapter
+        );
+    }
+    let (cpu_weights, gpu_weights) = (&on_cpu.1, &on_gpu.1);
+    assert_eq!(cpu_weights.len(), gpu_weights.len());
+    let (worst, at) = cpu_weights
+        .iter()
+        .zip(gpu_weights)
+        .map(|(c, g)| (c - g).abs())
+        .enumerate()
+        .fold(
+            (0.0f32, 0),
+            |(worst, at), (i, d)| {
+                if d > worst { (d, i) } else { (worst, at) }
+            },
+        );
+    eprintln!(
+        "{} vs CPU after {STEPS} steps: losses {gpu_losses:?} vs {cpu_losses:?}; largest weight difference {worst:e} (#{at})",
+        gpu.adapter
+    );
+    assert!(worst <= 1e-4, "weight #{at} differs by {worst}");
+}
+
+#[test]
+fn cli_trains_and_benchmarks_on_wgpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("ffnn.bin");
+    let data = common::data_dir();
+    let output = mnist_ae(
+        &[
+            "train",
+            "--device",
+            "wgpu",
+            "--model",
+            "ffnn",
+            "--epochs",
+            "1",
+            "--limit",
+            "400",
+            "--json",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            weights.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = stdout_and_stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(
+        report["backend"].as_str().unwrap().starts_with("wgpu ("),
+        "{report}"
+    );
+    assert_eq!(report["train_images"], 400, "{report}");
+    // One short epoch: below the untrained model's ~0.23, no more.
+    let test_mse = report["test_mse"].as_f64().unwrap();
+    assert!(test_mse < 0.21, "{report}");
+    // The weights it wrote measure the same on the CPU.
+    let output = mnist_ae(
+        &[
+            "eval",
+            "--model",
+            "ffnn",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--json",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = stdout_and_stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    let on_cpu: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(on_cpu["backend"], "cpu (burn-flex)");
+    let cpu_mse = on_cpu["test_mse"].as_f64().unwrap();
+    assert!(
+        (cpu_mse - test_mse).abs() <= 1e-5 * test_mse,
+        "test MSE {test_mse} on wgpu, {cpu_mse} on the CPU"
+    );
+
+    let output = mnist_ae(
+        &[
+            "bench",
+            "--device",
+            "wgpu",
+            "--models",
+            "ffnn",
+            // Two sizes keep it short (each first step compiles for a second or more on
+            // lavapipe); tests/cli.rs checks the default sizes on the CPU.
+            "--batch-sizes",
+            "20,256",
+            "--seconds",
+            "1",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = stdout_and_stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let batches: Vec<u64> = lines.iter().map(|l| l["batch"].as_u64().unwrap()).collect();
+    assert_eq!(batches, [20, 256], "{stdout}");
+    for line in &lines {
+        assert_eq!(line["device"], "wgpu");
+        assert_eq!(line["model"], "ffnn");
+        assert!(!line["adapter"].as_str().unwrap().is_empty());
+        for key in [
+            "train_images_per_sec",
+            "inference_images_per_sec",
+            "first_step_ms",
+            "seconds",
+        ] {
+            let value = line[key].as_f64().unwrap_or(f64::NAN);
+            assert!(value.is_finite() && value > 0.0, "{key}: {line}");
+        }
+        assert!(line["steps"].as_u64().unwrap() >= 1, "{line}");
+        assert!(line["seconds"].as_f64().unwrap() >= 1.0, "{line}");
+    }
+}
+
+#[test]
+fn without_an_adapter_wgpu_is_refused_in_one_line() {
+    // No Vulkan driver (the loader reads only this list) and no EGL vendor library for
+    // wgpu's OpenGL fallback: no adapter at all.
+    let hidden = [
+        ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+        ("VK_DRIVER_FILES", "/nonexistent/icd.json"),
+        ("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json"),
+    ];
+    let output = mnist_ae(&["train", "--device", "wgpu", "--model", "ffnn"], &hidden);
+    let (_, stderr) = stdout_and_stderr(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --device wgpu: no GPU adapter found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--device cpu"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
