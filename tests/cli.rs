@@ -141,16 +141,7 @@ fn bench_prints_a_json_line_per_batch_size() {
         assert_eq!(line["device"], "cpu", "{line}");
         assert_eq!(line["adapter"], "burn-flex", "{line}");
         assert_eq!(line["train_images"], 2048, "{line}");
-        for key in [
-            "train_images_per_sec",
-            "inference_images_per_sec",
-            "first_step_ms",
-            "seconds",
-        ] {
-            let value = line[key].as_f64().unwrap_or(f64::NAN);
-            assert!(value.is_finite() && value > 0.0, "{key}: {line}");
-        }
-        assert!(line["steps"].as_u64().unwrap() >= 1, "{line}");
+        common::assert_bench_figures(line);
     }
 
     let output = mnist_ae(&["bench", "--seconds", "0"]);

@@ -23,3 +23,17 @@ pub fn data_dir() -> PathBuf {
 pub fn mnist() -> TrainTest {
     TrainTest::load_dir(mnist_dataset(), &data_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Asserts that a `mnist-ae bench` JSON line holds positive, finite figures and at least one step.
+pub fn assert_bench_figures(line: &serde_json::Value) {
+    for key in [
+        "train_images_per_sec",
+        "inference_images_per_sec",
+        "first_step_ms",
+        "seconds",
+    ] {
+        let value = line[key].as_f64().unwrap_or(f64::NAN);
+        assert!(value.is_finite() && value > 0.0, "{key}: {line}");
+    }
+    assert!(line["steps"].as_u64().unwrap() >= 1, "{line}");
+}

@@ -205,16 +205,7 @@ fn cli_trains_and_benchmarks_on_wgpu() {
         assert_eq!(line["device"], "wgpu");
         assert_eq!(line["model"], "ffnn");
         assert!(!line["adapter"].as_str().unwrap().is_empty());
-        for key in [
-            "train_images_per_sec",
-            "inference_images_per_sec",
-            "first_step_ms",
-            "seconds",
-        ] {
-            let value = line[key].as_f64().unwrap_or(f64::NAN);
-            assert!(value.is_finite() && value > 0.0, "{key}: {line}");
-        }
-        assert!(line["steps"].as_u64().unwrap() >= 1, "{line}");
+        common::assert_bench_figures(line);
         assert!(line["seconds"].as_f64().unwrap() >= 1.0, "{line}");
     }
 }
