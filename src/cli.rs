@@ -7,14 +7,11 @@
 //! `bench` ([`bench`]) prints training and inference images/s per model and batch size as
 //! JSON lines, the native counterpart of the browser benchmark.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use crate::data::{Catalog, Dataset, TrainTest};
 use crate::metrics::{self, Metrics};
@@ -24,8 +21,10 @@ use crate::weights::{self, Precision, WeightsHeader};
 
 pub mod bench;
 pub mod device;
+mod report;
 
 use device::DeviceArgs;
+use report::{ProgressDisplay, Summary, print_summary};
 
 /// Training batches between loss read-backs: each one updates the progress display and
 /// checks for divergence.
@@ -183,32 +182,6 @@ struct EvalArgs {
 fn parse_model(name: &str) -> Result<ModelKind, String> {
     name.parse()
         .map_err(|e: crate::model::ModelError| e.to_string())
-}
-
-/// The JSON summary of a run (the last line of stdout with `--json`).
-#[derive(Debug, Serialize)]
-struct Summary {
-    model: ModelKind,
-    /// The dataset trained or evaluated on.
-    dataset: String,
-    epochs: usize,
-    batch_size: Option<usize>,
-    learning_rate: Option<f64>,
-    seed: Option<u64>,
-    train_images: Option<usize>,
-    train_mse: Option<f64>,
-    val_mse: Option<f64>,
-    test_mse: f64,
-    psnr_db: f64,
-    ssim: f64,
-    l2_per_image: f64,
-    test_images: usize,
-    images_per_sec: Option<f64>,
-    seconds: f64,
-    /// Where it ran: `cpu (burn-flex)`, or `wgpu (` the adapter `)`.
-    backend: String,
-    weights: String,
-    history: Vec<EpochRecord>,
 }
 
 /// Runs the command line; the error is a one-line message for stderr.
@@ -434,85 +407,4 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn print_summary(summary: &Summary, json: bool) -> Result<(), String> {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(summary).map_err(|e| e.to_string())?
-        );
-        return Ok(());
-    }
-    println!("model          {}", summary.model);
-    println!("dataset        {}", summary.dataset);
-    println!("epochs         {}", summary.epochs);
-    if let (Some(train), Some(val)) = (summary.train_mse, summary.val_mse) {
-        println!("train MSE      {train:.5}");
-        println!("val MSE        {val:.5}");
-    }
-    println!(
-        "test MSE       {:.5}  ({} images)",
-        summary.test_mse, summary.test_images
-    );
-    println!("PSNR           {:.2} dB", summary.psnr_db);
-    println!("SSIM           {:.4}", summary.ssim);
-    println!("L2 / image     {:.3}", summary.l2_per_image);
-    if let Some(rate) = summary.images_per_sec {
-        println!(
-            "speed          {rate:.0} images/s ({:.1} s)",
-            summary.seconds
-        );
-    }
-    println!("device         {}", summary.backend);
-    println!("weights        {}", summary.weights);
-    Ok(())
-}
-
-/// Progress on stderr: a bar on a terminal, one line per epoch otherwise.
-struct ProgressDisplay {
-    bar: Option<ProgressBar>,
-}
-
-impl ProgressDisplay {
-    fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(1000);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed} < {eta}]")
-                    .expect("valid template"),
-            );
-            bar
-        });
-        Self { bar }
-    }
-
-    fn update(&self, trainer: &Trainer, record: Option<EpochRecord>, seconds: f64) {
-        let epochs = trainer.config().epochs;
-        let rate = trainer.images_seen() as f64 / seconds;
-        if let Some(bar) = &self.bar {
-            bar.set_position((trainer.fraction() * 1000.0) as u64);
-            bar.set_message(format!(
-                "epoch {}/{epochs} loss {:.5} {rate:.0} img/s",
-                (trainer.epoch() + 1).min(epochs),
-                trainer.train_loss().unwrap_or(f64::NAN)
-            ));
-        }
-        if let Some(r) = record {
-            let line = format!(
-                "epoch {}/{epochs}  train MSE {:.5}  val MSE {:.5}  {rate:.0} images/s",
-                r.epoch, r.train_mse, r.val_mse
-            );
-            match &self.bar {
-                Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -477,6 +477,26 @@ impl Trainer {
     }
 }
 
+/// One throwaway training step (and its read-back) of a fresh `kind` model at `batch_size`
+/// images, on the first images of `data`. WebGPU compiles each kernel the first time it
+/// runs — seconds for a training step, a minute for `deep` on a software adapter — and a
+/// browser compiles wasm code lazily, so the page and the worker warm up before a run needs
+/// it. A failure is dropped: a real run meets it again.
+pub async fn warm_up(kind: ModelKind, batch_size: usize, data: &ImageSet, device: Device) {
+    // Enough images that the split's training part holds one whole batch.
+    let count = (batch_size * 2).min(data.len());
+    let pixels = (0..count).flat_map(|i| data.image(i).to_vec()).collect();
+    let labels = (0..count).map(|i| data.label(i)).collect();
+    let Ok(sample) = ImageSet::new(pixels, labels) else {
+        return;
+    };
+    let mut config = TrainConfig::new(kind);
+    config.batch_size = batch_size;
+    if let Ok(mut trainer) = Trainer::new(config, Arc::new(sample), device) {
+        let _ = trainer.advance(|_| false).await;
+    }
+}
+
 /// Native tests (pollster drives the async engine); `web::page_run` runs it in the browser.
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;

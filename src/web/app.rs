@@ -7,17 +7,14 @@
 
 use std::collections::HashSet;
 use std::ops::{BitOr, BitOrAssign};
-use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::device::{self, Backend, BackendKind, DeviceState};
-use super::protocol::FromWorker;
-use super::run::{LossCurves, RunState};
+use super::run::{Engine, LossCurves, RunState};
 use crate::data::{Catalog, Dataset, ImageSet, TrainTest};
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelConfig, ModelKind};
-use crate::training::{Progress, TrainConfig};
 use crate::weights::WeightsHeader;
 
 /// Test digits per class in the reconstruction grid (2 rows of 0–9).
@@ -136,161 +133,6 @@ pub enum DataState {
     Failed(String),
 }
 
-/// Where a weights file came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WeightsOrigin {
-    /// The site's pretrained file; `quiet`: a missing file is not an error.
-    Pretrained {
-        url: String,
-        quiet: bool,
-    },
-    Upload {
-        name: String,
-    },
-}
-
-/// What one page training frame did (see `page_run`).
-#[derive(Debug)]
-pub struct PageAdvance {
-    pub id: u64,
-    /// The run's position, or the error it stopped on.
-    pub result: Result<Progress, String>,
-    /// The trainer's current weights (inference form).
-    pub model: Model,
-    /// A CPU copy of the weights and the step it was made at (WebGPU only, when due).
-    pub checkpoint: Option<(Model, usize)>,
-}
-
-/// The result of a backend switch.
-#[derive(Debug)]
-pub struct Switched {
-    pub backend: Backend,
-    pub model: Model,
-}
-
-/// Everything that happens to the page.
-// Messages live for one `update` and are never stored in bulk: their size does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Msg {
-    /// The site's dataset catalog (or why it could not be read).
-    CatalogLoaded(Result<Catalog, String>),
-    DataLoaded {
-        dataset: String,
-        result: Result<TrainTest, String>,
-    },
-    /// A weights file, parsed on the CPU; `Ok(None)`: the site has no such file.
-    WeightsLoaded {
-        origin: WeightsOrigin,
-        result: Result<Option<(Model, WeightsHeader)>, String>,
-    },
-    Worker(FromWorker),
-    WorkerBroken(String),
-    /// The browser lost the WebGPU device, or a read from it failed.
-    DeviceLost(String),
-    /// WebGPU started (it starts once per page).
-    WebGpuStarted(Backend),
-    BackendSwitched(Result<Box<Switched>, String>),
-    /// An animation frame for page run `id`.
-    Frame(u64),
-    /// Page run `id` could not start.
-    RunFailed {
-        id: u64,
-        message: String,
-    },
-    PageAdvanced(Box<PageAdvance>),
-    Evaluating {
-        done: usize,
-        count: usize,
-    },
-    Evaluated(Result<Metrics, String>),
-    /// An effect failed; the message goes to the status line.
-    Failed(String),
-    // What the person does.
-    ChooseDataset(String),
-    ChooseModel(ModelKind),
-    ChooseBackend(BackendKind),
-    /// Start with the settings form's values (or what is wrong with them).
-    Start(Result<TrainConfig, String>),
-    TogglePause,
-    /// Reset; the chart's x axis gets the settings form's epochs.
-    Reset {
-        epochs: usize,
-    },
-    LoadPretrained,
-    Evaluate,
-    Download,
-}
-
-/// What `runtime` does for the controller.
-#[derive(Debug)]
-pub enum Effect {
-    LoadData(Dataset),
-    LoadWeights {
-        url: String,
-        kind: ModelKind,
-        quiet: bool,
-    },
-    SpawnWorker,
-    /// The training and test images, for the worker.
-    SendWorkerData(TrainTest),
-    StartWorkerRun {
-        id: u64,
-        backend: BackendKind,
-        config: TrainConfig,
-        validation_batch: usize,
-        grid: Vec<u8>,
-    },
-    PauseWorker(u64),
-    ResumeWorker(u64),
-    StopWorker,
-    StartPageRun {
-        id: u64,
-        config: TrainConfig,
-        validation_batch: usize,
-        data: Arc<ImageSet>,
-        backend: Backend,
-    },
-    /// Dispatch [`Msg::Frame`] at the next animation frame.
-    NextFrame(u64),
-    AdvancePageRun(u64),
-    /// Go on with the page run on `backend` from `model` (the WebGPU device was lost).
-    MovePageRun {
-        backend: Backend,
-        model: Model,
-    },
-    StopPageRun,
-    /// One throwaway training step, so the browser compiles the code before a run needs it.
-    WarmUp {
-        kind: ModelKind,
-        backend: Backend,
-        images: Arc<ImageSet>,
-    },
-    Evaluate {
-        model: Model,
-        backend: Backend,
-        test: Arc<ImageSet>,
-        count: usize,
-    },
-    /// Measure `model` on the first `count` test images in the worker, on `backend`.
-    EvaluateInWorker {
-        backend: BackendKind,
-        model: Model,
-        config: ModelConfig,
-        count: usize,
-    },
-    SwitchBackend {
-        to: BackendKind,
-        model: Model,
-        webgpu: Option<Backend>,
-    },
-    Download {
-        model: Model,
-        header: WeightsHeader,
-    },
-    SuggestBatchSize(usize),
-}
-
 /// All of the page's state.
 pub struct App {
     pub backend: Backend,
@@ -315,8 +157,9 @@ pub struct App {
     /// While the page works on WebGPU: a CPU copy of the weights, which a lost device
     /// cannot take away.
     pub cpu_copy: Option<device::Checkpoint>,
-    /// Model kinds whose training step already ran once on a backend (see [`Effect::WarmUp`]).
-    warmed: HashSet<(ModelKind, BackendKind)>,
+    /// Model kinds whose training step already ran once on a backend, on the page or in
+    /// the worker (see [`Effect::WarmUp`]).
+    warmed: HashSet<(ModelKind, BackendKind, Engine)>,
     next_run: u64,
     changes: Changes,
 }
@@ -476,14 +319,21 @@ impl App {
             && (backend == BackendKind::Cpu || self.worker_webgpu.is_some())
     }
 
-    /// The one-off warm-up of the selected model on this backend, when one is due: not
-    /// while the training worker takes (or may yet take) runs on it.
+    /// The one-off warm-up of the selected model on this backend, when one is due, where
+    /// its runs will train: in the worker when it takes them (only on WebGPU: CPU code needs
+    /// no kernels), on the page otherwise, and nowhere while the worker is still starting.
     fn warm_up(&mut self) -> Option<Effect> {
         let images = self.loaded()?.sets.test.clone();
-        let kind = self.model.config.kind;
-        let worker_coming =
-            self.worker == WorkerState::Starting || self.worker_trains_on(self.backend.kind);
-        if worker_coming || !self.warmed.insert((kind, self.backend.kind)) {
+        let (kind, backend) = (self.model.config.kind, self.backend.kind);
+        if self.worker == WorkerState::Starting {
+            return None;
+        }
+        if self.worker_trains_on(backend) {
+            let due = backend == BackendKind::WebGpu
+                && self.warmed.insert((kind, backend, Engine::Worker));
+            return due.then_some(Effect::WarmUpWorker(kind));
+        }
+        if !self.warmed.insert((kind, backend, Engine::Page)) {
             return None;
         }
         Some(Effect::WarmUp {
@@ -497,9 +347,11 @@ impl App {
 mod devices;
 mod loading;
 mod measuring;
+mod messages;
 mod training;
 
 pub use measuring::Evaluator;
+pub use messages::{Effect, Msg, PageAdvance, Switched, WeightsOrigin};
 
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;

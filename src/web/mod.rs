@@ -1,7 +1,8 @@
 //! The browser lab. An Elm-style controller ([`app`]) holds the state and decides; the
-//! runtime performs its effects; views redraw what changed. On WebGPU the page trains a
-//! frame's budget at a time ([`page_run`]); on burn's CPU backend a Web Worker running this
-//! same module trains ([`worker`]) and the page draws what it reports.
+//! runtime performs its effects; views redraw what changed. A Web Worker running this same
+//! module trains ([`worker`]), on burn's CPU backend or on a WebGPU device of its own, and
+//! the page draws what it reports; without a worker the page trains itself, a frame's
+//! budget at a time ([`page_run`]).
 //!
 //! The controller and the run's bookkeeping are plain Rust and also compile natively, so
 //! `cargo test` checks the page's transitions without a browser.

@@ -14,7 +14,7 @@ use super::device;
 use super::dom;
 use crate::data::ImageSet;
 use crate::model::{Model, ModelKind};
-use crate::training::{TrainConfig, TrainError, Trainer};
+use crate::training::{self, TrainError, Trainer};
 
 /// Main-thread time per frame (on WebGPU: enqueueing steps), in milliseconds.
 const FRAME_BUDGET_MS: f64 = 8.0;
@@ -164,20 +164,12 @@ async fn checkpoint(run: &mut PageRun) -> Option<(Model, usize)> {
     copy.ok().map(|copy| (copy, progress.step))
 }
 
-/// Runs one throwaway training step (and its read-back) of `kind` on a few of `images`.
-/// The browser compiles wasm code lazily, so the first step of a run would otherwise stall
-/// the first training frame.
+/// Runs one throwaway training step (and its read-back) of `kind` at batch 2 on the page:
+/// the browser compiles wasm code (and WebGPU kernels) lazily, so the first step of a run
+/// would otherwise stall the first training frame. Batch 2 keeps it short on the CPU.
 pub async fn warm_up(kind: ModelKind, device: Device, images: Arc<ImageSet>) {
     dom::yield_task().await;
-    let pixels = (0..4).flat_map(|i| images.image(i).to_vec()).collect();
-    let labels = (0..4).map(|i| images.label(i)).collect();
-    let data = Arc::new(ImageSet::new(pixels, labels).expect("whole images"));
-    let mut config = TrainConfig::new(kind);
-    config.batch_size = 2;
-    if let Ok(mut trainer) = Trainer::new(config, data, device) {
-        // Only the compiled code matters; a failure here shows up again in a real run.
-        let _ = trainer.advance(|_| false).await;
-    }
+    training::warm_up(kind, 2, &images, device).await;
 }
 
 #[cfg(test)]
@@ -185,6 +177,7 @@ mod tests {
     use super::*;
     use crate::data::IMAGE_PIXELS;
     use crate::model::ModelKind;
+    use crate::training::TrainConfig;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     #[wasm_bindgen_test]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::device::BackendKind;
 use crate::data::IMAGE_PIXELS;
 use crate::metrics::Metrics;
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, ModelKind};
 use crate::training::{Progress, TrainConfig};
 
 /// What a set of images sent to the worker is for.
@@ -51,6 +51,11 @@ pub enum ToWorker {
     },
     /// Drop whatever run the worker has.
     Stop,
+    /// Run one throwaway training step of a `kind` model at its reference batch size on the
+    /// worker's WebGPU device, so that it compiles the kernels before a run needs them.
+    WarmUp {
+        kind: ModelKind,
+    },
     /// Measure a `config` model with these weights (in `Model::values` order) on the first
     /// `count` test images, on `backend`.
     Evaluate {
@@ -116,7 +121,9 @@ impl Message for ToWorker {
             ],
             Self::Start { grid, .. } => vec![Array::Bytes(std::mem::take(grid))],
             Self::Evaluate { values, .. } => vec![Array::Floats(std::mem::take(values))],
-            Self::Pause { .. } | Self::Resume { .. } | Self::Stop => Vec::new(),
+            Self::Pause { .. } | Self::Resume { .. } | Self::Stop | Self::WarmUp { .. } => {
+                Vec::new()
+            }
         }
     }
 
@@ -144,7 +151,7 @@ impl Message for ToWorker {
                 }
                 *values = values_in;
             }
-            Self::Pause { .. } | Self::Resume { .. } | Self::Stop => {
+            Self::Pause { .. } | Self::Resume { .. } | Self::Stop | Self::WarmUp { .. } => {
                 exactly::<u8, 0>("a control message", arrays)?;
             }
         }
@@ -330,6 +337,13 @@ pub mod envelope {
                     Ok(FromWorker::Evaluated(result))
                 );
             }
+            // A control message carries no arrays.
+            let warm_up = ToWorker::WarmUp {
+                kind: crate::model::ModelKind::Deep,
+            };
+            let (envelope, transfer) = encode(warm_up.clone());
+            assert_eq!(transfer.length(), 0);
+            assert_eq!(decode::<ToWorker>(&envelope), Ok(warm_up));
         }
 
         #[wasm_bindgen_test]

@@ -6,10 +6,11 @@ use serde::Serialize;
 use crate::training::Progress;
 
 /// Where a run's batches execute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// In the training worker (CPU): the page only shows what it reports.
+    /// In the training worker (on the CPU or its own WebGPU device): the page only shows
+    /// what it reports.
     Worker,
     /// On the page, a frame's budget at a time (on WebGPU the GPU does the work).
     Page,

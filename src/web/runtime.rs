@@ -153,6 +153,7 @@ fn perform(effect: Effect) {
         Effect::PauseWorker(id) => worker_client::send(ToWorker::Pause { id }),
         Effect::ResumeWorker(id) => worker_client::send(ToWorker::Resume { id }),
         Effect::StopWorker => worker_client::send(ToWorker::Stop),
+        Effect::WarmUpWorker(kind) => worker_client::send(ToWorker::WarmUp { kind }),
         Effect::StartPageRun {
             id,
             config,

@@ -24,7 +24,7 @@ use super::webgpu;
 use crate::data::{IMAGE_PIXELS, ImageSet};
 use crate::metrics::{Evaluation, Metrics};
 use crate::model::{ModelConfig, read_values};
-use crate::training::{TrainError, Trainer};
+use crate::training::{self, TrainError, Trainer};
 
 /// The worker trains this long between read-backs (and between looks at its messages).
 const CHUNK_MS: f64 = 100.0;
@@ -141,6 +141,17 @@ fn handle(message: ToWorker) {
             }
         }
         ToWorker::Stop => CONTROL.set(None),
+        ToWorker::WarmUp { kind } => {
+            if let (Ok(device), Some(data)) = (
+                device(BackendKind::WebGpu),
+                TRAINING.with_borrow(Clone::clone),
+            ) {
+                let batch_size = kind.default_batch_size();
+                wasm_bindgen_futures::spawn_local(async move {
+                    training::warm_up(kind, batch_size, &data, device).await;
+                });
+            }
+        }
         ToWorker::Evaluate {
             backend,
             config,

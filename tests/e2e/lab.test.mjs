@@ -214,6 +214,8 @@ test('WebGPU path: the worker trains on its own device, the loss falls, grid dra
     const gridBefore = await page.$eval('#recon-grid', (c) => c.dataset.updated);
     await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
     const lost = await waitForLab(page, deviceLost);
+    // The state changes at once; the status line redraws at the next frame.
+    await waitForStatus(page, 'device lost');
     const message = await page.$eval('#status', (e) => e.textContent);
     console.log(`  device lost while idle: ${message}`);
     assert.match(message, /^error: WebGPU device lost/);
@@ -292,6 +294,7 @@ test('WebGPU on the page (no worker), device lost while a run is paused: the run
     await page.waitForTimeout(1000); // no read-back in flight: the browser's report comes first
     await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
     const lost = await waitForLab(page, deviceLost);
+    await waitForStatus(page, 'device lost');
     const message = await page.$eval('#status', (e) => e.textContent);
     console.log(`  device lost while paused: ${message}`);
     assert.match(message, /\(Device was destroyed\.\)/);

@@ -7,8 +7,9 @@ use burn::tensor::Device;
 
 use super::*;
 use crate::data::IMAGE_PIXELS;
-use crate::training::EpochRecord;
+use crate::training::{EpochRecord, Progress, TrainConfig};
 use crate::web::device::CopyOf;
+use crate::web::protocol::FromWorker;
 
 fn sets() -> TrainTest {
     let set = |n: usize| {
@@ -485,9 +486,12 @@ fn on_webgpu_a_worker_with_its_own_device_trains_and_a_copy_of_its_weights_is_ke
         webgpu: Ok("swiftshader".into()),
     };
     let effects = app.update(Msg::Worker(ready), 0.0);
-    // No warm-up on the page: runs go to the worker.
+    // No warm-up on the page: runs go to the worker, which warms up itself.
     assert!(
-        matches!(effects[..], [Effect::SendWorkerData(_)]),
+        matches!(
+            effects[..],
+            [Effect::SendWorkerData(_), Effect::WarmUpWorker(_)]
+        ),
         "{effects:?}"
     );
     let effects = app.update(Msg::Start(Ok(config(1))), 100.0);
@@ -571,6 +575,47 @@ fn when_the_worker_loses_its_gpu_the_run_goes_on_and_later_webgpu_runs_train_on_
             effects[..],
             [Effect::StartPageRun { .. }, Effect::NextFrame(2)]
         ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn on_webgpu_the_worker_warms_up_each_model_once_before_its_runs() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    let ready = FromWorker::Ready {
+        webgpu: Ok("swiftshader".into()),
+    };
+    let effects = app.update(Msg::Worker(ready), 0.0);
+    assert!(
+        matches!(
+            effects[..],
+            [
+                Effect::SendWorkerData(_),
+                Effect::WarmUpWorker(ModelKind::Ffnn)
+            ]
+        ),
+        "{effects:?}"
+    );
+    let warm_ups = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::WarmUp { .. } | Effect::WarmUpWorker(_)))
+            .map(|e| format!("{e:?}"))
+            .collect()
+    };
+    let effects = app.update(Msg::ChooseModel(ModelKind::Deep), 10.0);
+    assert_eq!(warm_ups(&effects), ["WarmUpWorker(Deep)"]);
+    // Back to a model the worker has compiled: nothing to do.
+    let effects = app.update(Msg::ChooseModel(ModelKind::Ffnn), 20.0);
+    assert_eq!(warm_ups(&effects), Vec::<String>::new());
+}
+
+#[test]
+fn on_the_cpu_the_worker_needs_no_warm_up() {
+    let mut app = ready_app(BackendKind::Cpu);
+    let effects = app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    assert!(
+        matches!(effects[..], [Effect::SendWorkerData(_)]),
         "{effects:?}"
     );
 }
