@@ -4,6 +4,7 @@
 #   scripts/bench.sh            every model, path and batch size; 10 s windows (about 25 min)
 #   scripts/bench.sh --smoke    ffnn only, 2 s windows (about a minute; part of scripts/test.sh)
 #   scripts/bench.sh --models ffnn,deep --libraries lab,jax --seconds 20 --out run.json
+#   scripts/bench.sh --paths webgpu --libraries lab --settle 30   first steps after the warm-up
 # Builds the release page first when dist/ is older than the sources.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -4,11 +4,13 @@
 //
 //   node tests/bench/bench.mjs [--seconds 10] [--models ffnn,deep] [--libraries lab,tfjs,jax]
 //                              [--paths webgpu,webgpu-page,cpu-worker,cpu-page] [--smoke] [--out results.json] [--dist dist]
+//                              [--settle 0]
 //
 // The lab is timed through its page, as a person uses it: each path (WebGPU or the CPU, in
 // the training worker or on the page) × model × batch size in a fresh page, training on
 // 2,048 images; training images/s over a window after a second of warm-up, the time from
-// Start to the first report (the first step compiles) apart; inference through the page's
+// Start to the first report (the first step compiles, unless a warm-up did: --settle S waits
+// S seconds after the model is chosen before Start, as a person would) apart; inference through the page's
 // probe (`wasmBindings.inferenceSpeed`); time to the first reconstructions after load; the
 // longest main-thread task at start-up and while training. The peers train on the same
 // 2,048 images (one host→device upload per step, at most two steps in flight, one read-back
@@ -32,6 +34,7 @@ const { values: options } = parseArgs({
     out: { type: 'string', default: path.join(HERE, 'results.json') },
     paths: { type: 'string', default: 'webgpu,webgpu-page,cpu-worker,cpu-page' },
     dist: { type: 'string', default: path.join(ROOT, 'dist') }, // another build of the page
+    settle: { type: 'string', default: '0' }, // seconds between choosing the model and Start
   },
 });
 // The smoke run (part of the test command): one model, short windows, every library and path.
@@ -42,6 +45,7 @@ const MODELS = SMOKE ? ['ffnn'] : options.models.split(',');
 const LIBRARIES = options.libraries.split(',');
 const DIST = path.resolve(options.dist);
 const TRAIN_IMAGES = 2048;
+const SETTLE_MS = Number(options.settle) * 1000;
 const referenceBatch = (model) => (model === 'deep' ? 100 : 20);
 const batches = (model) => (SMOKE ? [referenceBatch(model)] : [referenceBatch(model), 64]);
 
@@ -145,6 +149,7 @@ async function measureLab(browser, base, pathName, model, batch, withInference) 
       await page.selectOption('#model', model); // loads its pretrained weights, redraws the grid
       await page.waitForFunction((b) => document.querySelector('#recon-grid').dataset.updated !== b, before, { timeout: 120_000 });
     }
+    await page.waitForTimeout(SETTLE_MS);
     await page.fill('#train-size', String(TRAIN_IMAGES));
     await page.fill('#batch-size', String(batch));
     await page.fill('#epochs', '1000');
@@ -280,7 +285,7 @@ try {
   server.close();
 }
 
-const run = { date: new Date().toISOString(), chromium: browser.version(), seconds: SECONDS, trainImages: TRAIN_IMAGES, results };
+const run = { date: new Date().toISOString(), chromium: browser.version(), seconds: SECONDS, settleSeconds: SETTLE_MS / 1000, trainImages: TRAIN_IMAGES, results };
 fs.writeFileSync(options.out, JSON.stringify(run, null, 2));
 printTables(run);
 
