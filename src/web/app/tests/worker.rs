@@ -1,0 +1,261 @@
+//! The controller and its training worker: runs, measurements and warm-ups in the worker,
+//! and what the page does when the worker breaks or loses its WebGPU device.
+
+use super::*;
+
+#[test]
+fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
+    let mut app = ready_app(BackendKind::Cpu);
+    let effects = app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    assert!(matches!(effects[..], [Effect::SendWorkerData(_)]));
+    let effects = app.update(Msg::Start(Ok(config(1))), 100.0);
+    let [Effect::StartWorkerRun { id, grid, .. }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((*id, grid.len()), (1, 20 * IMAGE_PIXELS));
+    assert!(matches!(
+        app.update(Msg::TogglePause, 200.0)[..],
+        [Effect::PauseWorker(1)]
+    ));
+    assert!(matches!(
+        app.update(Msg::TogglePause, 300.0)[..],
+        [Effect::ResumeWorker(1)]
+    ));
+    let values = pollster::block_on(model().values()).unwrap();
+    let weights = FromWorker::Weights {
+        id: 1,
+        values,
+        reconstructions: vec![0.5; 20 * IMAGE_PIXELS],
+    };
+    assert!(app.update(Msg::Worker(weights), 400.0).is_empty());
+    app.take_changes();
+    let effects = app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(8, 1, 1),
+        }),
+        500.0,
+    );
+    // The worker measures the trained model too, off the main thread.
+    assert!(
+        matches!(effects[..], [Effect::EvaluateInWorker { count: 40, .. }]),
+        "{effects:?}"
+    );
+    assert!(app.take_changes().intersects(Changes::MODEL));
+    assert_eq!(
+        app.model.grid_reconstructions.as_ref().map(Vec::len),
+        Some(20 * IMAGE_PIXELS)
+    );
+    // A report of an older run changes nothing.
+    let stale = FromWorker::Progress {
+        id: 7,
+        progress: progress(1, 0, 1),
+    };
+    assert!(app.update(Msg::Worker(stale), 600.0).is_empty());
+    let measuring = FromWorker::Evaluating {
+        done: 20,
+        count: 40,
+    };
+    app.update(Msg::Worker(measuring), 700.0);
+    assert_eq!(
+        app.status,
+        Status::Info("measuring on the test set: 20 / 40…".into())
+    );
+    app.update(Msg::Worker(FromWorker::Evaluated(Ok(metrics()))), 800.0);
+    assert_eq!(app.metrics, Some((ModelKind::Ffnn, metrics())));
+    assert_eq!(app.evaluating, None);
+    assert!(app.take_changes().intersects(Changes::METRICS));
+    // Metrics nobody asked for (now) change nothing.
+    let late = FromWorker::Evaluated(Err("late".into()));
+    assert!(app.update(Msg::Worker(late), 900.0).is_empty());
+    assert_eq!(app.metrics, Some((ModelKind::Ffnn, metrics())));
+}
+
+fn metrics() -> Metrics {
+    Metrics {
+        mse: 0.02,
+        psnr_db: 17.0,
+        ssim: 0.7,
+        l2_per_image: 3.9,
+        images: 40,
+    }
+}
+
+#[test]
+fn a_measurement_the_worker_cannot_finish_goes_on_on_the_page() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    let effects = app.update(Msg::Evaluate, 10.0);
+    assert!(
+        matches!(effects[..], [Effect::EvaluateInWorker { count: 40, .. }]),
+        "{effects:?}"
+    );
+    // Asked again while it runs: nothing new starts.
+    assert!(app.update(Msg::Evaluate, 20.0).is_empty());
+    let effects = app.update(Msg::WorkerBroken("out of memory".into()), 30.0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Evaluate { count: 40, .. })),
+        "{effects:?}"
+    );
+    assert_eq!(app.evaluating, Some(Evaluator::Page));
+}
+
+#[test]
+fn a_broken_worker_ends_its_run_and_later_runs_train_on_the_page() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    app.update(Msg::Start(Ok(config(1))), 0.0);
+    let effects = app.update(
+        Msg::WorkerBroken("worker.js could not be loaded".into()),
+        10.0,
+    );
+    assert_eq!(app.run.name(), "error");
+    assert_eq!(
+        app.status,
+        Status::Error("the training worker stopped: worker.js could not be loaded".into())
+    );
+    // The page now warms up its own engine and trains there.
+    assert!(
+        matches!(effects[..], [Effect::WarmUp { .. }]),
+        "{effects:?}"
+    );
+    let effects = app.update(Msg::Start(Ok(config(1))), 20.0);
+    assert!(matches!(
+        effects[..],
+        [Effect::StartPageRun { id: 2, .. }, Effect::NextFrame(2)]
+    ));
+}
+
+#[test]
+fn on_webgpu_a_worker_with_its_own_device_trains_and_a_copy_of_its_weights_is_kept() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    let effects = app.update(Msg::Worker(gpu_worker_ready()), 0.0);
+    // No warm-up on the page: runs go to the worker, which warms up itself.
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::SendWorkerData(_), Effect::WarmUpWorker(_)]
+        ),
+        "{effects:?}"
+    );
+    let effects = app.update(Msg::Start(Ok(config(1))), 100.0);
+    let [
+        Effect::StartWorkerRun {
+            id: 1,
+            backend: BackendKind::WebGpu,
+            ..
+        },
+    ] = &effects[..]
+    else {
+        panic!("{effects:?}")
+    };
+    let values = pollster::block_on(model().values()).unwrap();
+    let weights = FromWorker::Weights {
+        id: 1,
+        values,
+        reconstructions: vec![0.5; 20 * IMAGE_PIXELS],
+    };
+    app.update(Msg::Worker(weights), 200.0);
+    let effects = app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(8, 1, 1),
+        }),
+        300.0,
+    );
+    // The worker measures on its device too; the page keeps a CPU copy of what it shows.
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::EvaluateInWorker {
+                backend: BackendKind::WebGpu,
+                count: 40,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    assert_eq!(app.cpu_copy.as_ref().map(|c| c.of), Some(CopyOf::Step(8)));
+}
+
+#[test]
+fn when_the_worker_loses_its_gpu_the_run_goes_on_and_later_webgpu_runs_train_on_the_page() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    app.update(Msg::Worker(gpu_worker_ready()), 0.0);
+    app.update(Msg::Start(Ok(config(2))), 100.0);
+    let lost = FromWorker::GpuLost {
+        reason: "device destroyed".into(),
+        step: Some(5),
+    };
+    let effects = app.update(Msg::Worker(lost), 200.0);
+    // The page gets ready to train WebGPU runs itself.
+    assert!(
+        matches!(effects[..], [Effect::WarmUp { .. }]),
+        "{} effects",
+        effects.len()
+    );
+    assert_eq!(
+        app.status,
+        Status::Error(
+            "the training worker's WebGPU device was lost (device destroyed); training goes on on the CPU from the weights of step 5".into()
+        )
+    );
+    assert_eq!(app.worker_webgpu, None);
+    assert_eq!(app.run.name(), "training");
+    app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(16, 2, 2),
+        }),
+        300.0,
+    );
+    assert_eq!(app.run.name(), "done");
+    let effects = app.update(Msg::Start(Ok(config(1))), 400.0);
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::StartPageRun { .. }, Effect::NextFrame(2)]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn on_webgpu_the_worker_warms_up_each_model_once_before_its_runs() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    let effects = app.update(Msg::Worker(gpu_worker_ready()), 0.0);
+    assert!(
+        matches!(
+            effects[..],
+            [
+                Effect::SendWorkerData(_),
+                Effect::WarmUpWorker(ModelKind::Ffnn)
+            ]
+        ),
+        "{effects:?}"
+    );
+    let warm_ups = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::WarmUp { .. } | Effect::WarmUpWorker(_)))
+            .map(|e| format!("{e:?}"))
+            .collect()
+    };
+    let effects = app.update(Msg::ChooseModel(ModelKind::Deep), 10.0);
+    assert_eq!(warm_ups(&effects), ["WarmUpWorker(Deep)"]);
+    // Back to a model the worker has compiled: nothing to do.
+    let effects = app.update(Msg::ChooseModel(ModelKind::Ffnn), 20.0);
+    assert_eq!(warm_ups(&effects), Vec::<String>::new());
+}
+
+#[test]
+fn on_the_cpu_the_worker_needs_no_warm_up() {
+    let mut app = ready_app(BackendKind::Cpu);
+    let effects = app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    assert!(
+        matches!(effects[..], [Effect::SendWorkerData(_)]),
+        "{effects:?}"
+    );
+}
