@@ -6,11 +6,14 @@
 mod common;
 
 use std::process::{Command, Output};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use burn::tensor::{Tensor, TensorData};
 
 use mnist_ae::cli::device::{self, DeviceKind, Opened};
 use mnist_ae::data::{IMAGE_PIXELS, ImageSet};
 use mnist_ae::model::ModelKind;
+use mnist_ae::model::matmul::{self, GpuMatmul};
 use mnist_ae::training::{TrainConfig, Trainer};
 use pollster::block_on;
 
@@ -58,9 +61,77 @@ fn losses_and_weights(mut trainer: Trainer) -> (Vec<f64>, Vec<f32>) {
     (losses, weights)
 }
 
-#[test]
-fn ffnn_learns_on_wgpu_as_on_the_cpu() {
+/// The in-process tests set the process's GPU matmul kernel: one at a time.
+static KERNEL: Mutex<()> = Mutex::new(());
+
+/// The wgpu device with the dense layers' products on `kernel`, held until the guard drops.
+fn wgpu_with(kernel: GpuMatmul) -> (Opened, MutexGuard<'static, ()>) {
+    let guard = KERNEL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let gpu = wgpu();
+    matmul::use_gpu_matmul(kernel);
+    (gpu, guard)
+}
+
+#[test]
+fn ffnn_learns_on_wgpu_as_on_the_cpu_with_burns_matmul() {
+    ffnn_learns_on_wgpu_as_on_the_cpu(GpuMatmul::Burn);
+}
+
+#[test]
+fn ffnn_learns_on_wgpu_as_on_the_cpu_with_the_per_element_matmul() {
+    ffnn_learns_on_wgpu_as_on_the_cpu(GpuMatmul::PerElement);
+}
+
+/// The dense layers' op on the per-element kernel, forward and both gradients, against
+/// burn's matmul on the CPU, with the transposed operands the backward pass gives it.
+#[test]
+fn the_per_element_matmul_and_its_gradients_match_the_cpu() {
+    let (gpu, _kernel) = wgpu_with(GpuMatmul::PerElement);
+    let cpu = device::open(DeviceKind::Cpu).unwrap();
+    let values = |count: usize, salt: usize| -> Vec<f32> {
+        (0..count)
+            .map(|i| ((i * 7919 + salt) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    };
+    let (a, b) = (values(784 * 20, 1), values(784 * 32, 2));
+    // [784, 20]ᵀ @ [32, 784]ᵀ: both operands transposed views; then the gradients.
+    let run = |device: &burn::tensor::Device| {
+        let device = device.clone().autodiff();
+        let a =
+            Tensor::<2>::from_data(TensorData::new(a.clone(), [784, 20]), &device).require_grad();
+        let b =
+            Tensor::<2>::from_data(TensorData::new(b.clone(), [32, 784]), &device).require_grad();
+        let out = matmul::matmul(a.clone().transpose(), b.clone().transpose());
+        let grads = (out.clone() * out.clone()).sum().backward();
+        let read = |t: Tensor<2>| -> Vec<f32> {
+            block_on(t.into_data_async())
+                .unwrap()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        let grad_a = a.grad(&grads).unwrap();
+        let grad_b = b.grad(&grads).unwrap();
+        [read(out), read(grad_a), read(grad_b)]
+    };
+    let (on_gpu, on_cpu) = (run(&gpu.device), run(&cpu.device));
+    for (name, (g, c)) in ["product", "d lhs", "d rhs"]
+        .iter()
+        .zip(on_gpu.iter().zip(&on_cpu))
+    {
+        assert_eq!(g.len(), c.len(), "{name}");
+        let scale = c.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = g.iter().zip(c).fold(0f32, |m, (g, c)| m.max((g - c).abs()));
+        assert!(
+            worst <= 1e-5 * scale,
+            "{name}: differs by {worst} (scale {scale})"
+        );
+    }
+}
+
+fn ffnn_learns_on_wgpu_as_on_the_cpu(kernel: GpuMatmul) {
+    let (gpu, _kernel) = wgpu_with(kernel);
     let cpu = device::open(DeviceKind::Cpu).unwrap();
     let data = first_images(500);
     let config = TrainConfig::new(ModelKind::Ffnn); // batch 20, Adam 1e-3, seed 42
@@ -82,7 +153,7 @@ fn ffnn_learns_on_wgpu_as_on_the_cpu() {
         "the loss does not fall on {}: {gpu_losses:?}",
         gpu.adapter
     );
-    // The same arithmetic in f32, summed in another order (the GPU's tiled matrix products
+    // The same arithmetic in f32, summed in another order (the GPU's matrix products
     // and tree reductions against the CPU's SIMD loops): on lavapipe the losses differ by
     // ~3e-6 relative (a mean over 20 × 784 pixels) and, after 20 Adam steps, the weights by
     // at most ~2e-6, Adam's division by √v carrying the gradients' last-bit differences into
@@ -110,7 +181,7 @@ fn ffnn_learns_on_wgpu_as_on_the_cpu() {
             },
         );
     eprintln!(
-        "{} vs CPU after {STEPS} steps: losses {gpu_losses:?} vs {cpu_losses:?}; largest weight difference {worst:e} (#{at})",
+        "{} ({kernel:?} matmul) vs CPU after {STEPS} steps: losses {gpu_losses:?} vs {cpu_losses:?}; largest weight difference {worst:e} (#{at})",
         gpu.adapter
     );
     assert!(worst <= 1e-4, "weight #{at} differs by {worst}");

@@ -17,6 +17,8 @@ use burn::tensor::wgpu::WgpuInitError;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use crate::model::matmul::{self, GpuMatmul};
+
 /// Which device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +85,7 @@ fn start_wgpu() -> Result<Opened, String> {
         .init_with_setup()
         .map_err(|e| one_line(&wgpu_error(&e)))?;
     let info = setup.adapter.get_info();
+    matmul::use_gpu_matmul(GpuMatmul::for_adapter(&info.name));
     Ok(Opened {
         kind: DeviceKind::Wgpu,
         device,

@@ -5,6 +5,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
+use super::matmul::dense;
 use crate::data::IMAGE_PIXELS;
 
 const HIDDEN: [usize; 3] = [1000, 500, 250];
@@ -25,7 +26,7 @@ impl DenseBn {
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.norm.forward(self.linear.forward(x))
+        self.norm.forward(dense(&self.linear, x))
     }
 }
 
@@ -80,6 +81,6 @@ impl Deep {
             .decoder
             .iter()
             .fold(code, |x, layer| relu(layer.forward(x)));
-        sigmoid(self.output.forward(hidden)).reshape([n, 1, 28, 28])
+        sigmoid(dense(&self.output, hidden)).reshape([n, 1, 28, 28])
     }
 }

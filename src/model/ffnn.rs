@@ -5,6 +5,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
+use super::matmul::dense;
 use crate::data::IMAGE_PIXELS;
 
 /// Linear 784→code + ReLU, Linear code→784 + Sigmoid.
@@ -25,13 +26,13 @@ impl Ffnn {
 
     /// `[n, 1, 28, 28]` → `[n, code]`.
     pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
-        relu(self.encoder.forward(images.flatten(1, 3)))
+        relu(dense(&self.encoder, images.flatten(1, 3)))
     }
 
     /// `[n, code]` → `[n, 1, 28, 28]`.
     pub fn decode(&self, code: Tensor<2>) -> Tensor<4> {
         let [n, _] = code.dims();
-        sigmoid(self.decoder.forward(code)).reshape([n, 1, 28, 28])
+        sigmoid(dense(&self.decoder, code)).reshape([n, 1, 28, 28])
     }
 }
 

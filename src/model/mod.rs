@@ -8,6 +8,7 @@ mod conv_transpose;
 mod deep;
 mod encoder;
 mod ffnn;
+pub mod matmul;
 mod read;
 mod upsample;
 

@@ -7,6 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::device::{Backend, BackendKind};
+use crate::model::matmul::{self, GpuMatmul};
 
 /// WebGPU, or why it is not available. `on_lost` runs (once) when the browser reports the
 /// device lost.
@@ -32,6 +33,7 @@ pub async fn start(on_lost: fn(String)) -> Result<Backend, String> {
         return Err("no WebGPU adapter is available".into());
     }
     let label = adapter_label(&adapter);
+    matmul::use_gpu_matmul(GpuMatmul::for_adapter(&label));
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
         .await
