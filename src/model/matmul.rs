@@ -8,8 +8,9 @@
 //! the CPU) burn's own matmul. docs/NOTES.md ("The matmul kernel") has the measurements.
 //!
 //! It is a burn backend extension: one op, `dense_matmul`, implemented for the CPU backend
-//! (burn's matmul), the GPU backend (the choice above) and autodiff (the usual matmul
-//! gradients, through the same op).
+//! (burn's matmul), the GPU backend (the choice above), autodiff (the usual matmul gradients,
+//! through the same op) and, in the page's build, burn's kernel fusion (which runs it as one
+//! opaque step between the element-wise chains it merges).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -79,8 +80,10 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
 }
 
 /// The op. Its default body is the backend's own matmul.
-#[backend_extension(Flex, Cube, Autodiff)]
+#[backend_extension(Flex, Cube, Autodiff, Fusion: cfg(target_family = "wasm"))]
 pub trait DenseMatmul: Backend {
+    /// `[m, k] @ [k, n]` → `[m, n]`.
+    #[fusion(dtype = lhs, shape = burn::tensor::Shape::new([lhs[0], rhs[1]]))]
     fn dense_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_matmul(lhs, rhs)
     }
