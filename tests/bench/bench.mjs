@@ -25,7 +25,10 @@ import { chromium } from 'playwright-core';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 
-const { values: options } = parseArgs({
+const USAGE = `usage: scripts/bench.sh [--seconds S] [--models ffnn,conv-transpose,upsample,deep]
+  [--libraries lab,tfjs,jax] [--paths webgpu,webgpu-page,cpu-worker,cpu-page] [--smoke]
+  [--out results.json] [--dist dist] [--settle S]`;
+const { values: options } = parseArgsOrExit({
   options: {
     seconds: { type: 'string' },
     models: { type: 'string', default: 'ffnn,conv-transpose,upsample,deep' },
@@ -37,6 +40,16 @@ const { values: options } = parseArgs({
     settle: { type: 'string', default: '0' }, // seconds between choosing the model and Start
   },
 });
+/** Node's parseArgs, with a one-line error and the usage instead of a stack trace. */
+function parseArgsOrExit(config) {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    console.error(`error: ${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 // The smoke run (part of the test command): one model, short windows, every library and path.
 const SMOKE = options.smoke;
 const SECONDS = Number(options.seconds ?? (SMOKE ? 2 : 10));
