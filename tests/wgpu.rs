@@ -80,29 +80,31 @@ fn ffnn_learns_on_wgpu_as_on_the_cpu_with_burns_matmul() {
 }
 
 #[test]
-fn ffnn_learns_on_wgpu_as_on_the_cpu_with_the_per_element_matmul() {
-    ffnn_learns_on_wgpu_as_on_the_cpu(GpuMatmul::PerElement);
+fn ffnn_learns_on_wgpu_as_on_the_cpu_with_the_blocked_matmul() {
+    ffnn_learns_on_wgpu_as_on_the_cpu(GpuMatmul::Blocked);
 }
 
-/// The dense layers' op on the per-element kernel, forward and both gradients, against
-/// burn's matmul on the CPU, with the transposed operands the backward pass gives it.
+/// The dense layers' op on the blocked kernel, forward and both gradients, against burn's
+/// matmul on the CPU: transposed operands (read one value at a time) and row-major ones (four
+/// at a time), in sizes that are not multiples of its 4 × 8 blocks.
 #[test]
-fn the_per_element_matmul_and_its_gradients_match_the_cpu() {
-    let (gpu, _kernel) = wgpu_with(GpuMatmul::PerElement);
+fn the_blocked_matmul_and_its_gradients_match_the_cpu() {
+    let (gpu, _kernel) = wgpu_with(GpuMatmul::Blocked);
     let cpu = device::open(DeviceKind::Cpu).unwrap();
     let values = |count: usize, salt: usize| -> Vec<f32> {
         (0..count)
             .map(|i| ((i * 7919 + salt) % 1000) as f32 / 500.0 - 1.0)
             .collect()
     };
-    let (a, b) = (values(784 * 20, 1), values(784 * 32, 2));
-    // [784, 20]ᵀ @ [32, 784]ᵀ: both operands transposed views; then the gradients.
+    let (a, b) = (values(784 * 19, 1), values(28 * 784, 2));
+    // [784, 19]ᵀ @ [28, 784]ᵀ: both operands transposed views. The gradients: [19, 28] @ [28,
+    // 784] and [784, 19] @ [19, 28], row-major.
     let run = |device: &burn::tensor::Device| {
         let device = device.clone().autodiff();
         let a =
-            Tensor::<2>::from_data(TensorData::new(a.clone(), [784, 20]), &device).require_grad();
+            Tensor::<2>::from_data(TensorData::new(a.clone(), [784, 19]), &device).require_grad();
         let b =
-            Tensor::<2>::from_data(TensorData::new(b.clone(), [32, 784]), &device).require_grad();
+            Tensor::<2>::from_data(TensorData::new(b.clone(), [28, 784]), &device).require_grad();
         let out = matmul::matmul(a.clone().transpose(), b.clone().transpose());
         let grads = (out.clone() * out.clone()).sum().backward();
         let read = |t: Tensor<2>| -> Vec<f32> {

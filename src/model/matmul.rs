@@ -2,15 +2,17 @@
 //!
 //! burn's GPU matmul (cubek's tiled `SimpleUnit` routine without autotune) stages tiles in
 //! workgroup memory behind barriers. On SwiftShader — Chromium's WebGPU where there is no GPU, a
-//! CPU emulation — barriers are costly, and a 20 × 784 × 32 product took 25 ms where cubek's
-//! per-element kernel (one invocation per output, no shared memory) takes 4 ms. So on SwiftShader
-//! the dense layers use that kernel, forward and backward; everywhere else (real GPUs, lavapipe,
-//! the CPU) burn's own matmul. docs/NOTES.md ("The matmul kernel") has the measurements.
+//! CPU emulation — barriers are costly: a 20 × 784 × 32 product took 25 ms, cubek's per-element
+//! kernel 4 ms and our register-blocked one (`matmul/blocked.rs`) 2 ms with its read-back. So on
+//! SwiftShader the dense layers use ours, forward and backward; everywhere else (real GPUs,
+//! lavapipe, the CPU) burn's own matmul. docs/NOTES.md ("The matmul kernel") has the measurements.
 //!
 //! It is a burn backend extension: one op, `dense_matmul`, implemented for the CPU backend
 //! (burn's matmul), the GPU backend (the choice above), autodiff (the usual matmul gradients,
 //! through the same op) and, in the page's build, burn's kernel fusion (which runs it as one
 //! opaque step between the element-wise chains it merges).
+
+mod blocked;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,27 +21,20 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn_cubecl::CubeBackend;
-use burn_cubecl::kernel::matmul::init_matmul_output;
-use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
-use cubek::matmul::launch::launch_ref;
-use cubek::matmul::multi_level::Strategy as MultiLevel;
-use cubek::matmul::strategy::Strategy;
-use cubek::std::InputBinding;
 
 /// Which GPU kernel the dense layers' products use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GpuMatmul {
     /// burn's own (tiled, shared memory).
     Burn,
-    /// cubek's per-element kernel: one invocation per output, no shared memory or barriers.
-    PerElement,
+    /// Ours (`matmul/blocked.rs`): 4 × 4 outputs per invocation, no shared memory or barriers.
+    Blocked,
 }
 
 impl GpuMatmul {
@@ -47,7 +42,7 @@ impl GpuMatmul {
     /// per-element on SwiftShader, where it measured 2–3× faster per training step, else burn's.
     pub fn for_adapter(description: &str) -> Self {
         if description.to_lowercase().contains("swiftshader") {
-            Self::PerElement
+            Self::Blocked
         } else {
             Self::Burn
         }
@@ -55,11 +50,11 @@ impl GpuMatmul {
 }
 
 /// The process's (or worker's) choice; it has one GPU device.
-static PER_ELEMENT: AtomicBool = AtomicBool::new(false);
+static BLOCKED: AtomicBool = AtomicBool::new(false);
 
 /// Sets the kernel for the GPU products from now on.
 pub fn use_gpu_matmul(kernel: GpuMatmul) {
-    PER_ELEMENT.store(kernel == GpuMatmul::PerElement, Ordering::Relaxed);
+    BLOCKED.store(kernel == GpuMatmul::Blocked, Ordering::Relaxed);
 }
 
 /// A dense layer, `x @ weight + bias`, with burn's `Linear` holding the parameters.
@@ -93,29 +88,10 @@ impl DenseMatmul for Flex {}
 
 impl DenseMatmul for CubeBackend {
     fn dense_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
-        if !PER_ELEMENT.load(Ordering::Relaxed) {
-            return Self::float_matmul(lhs, rhs);
-        }
-        let dtype = lhs.dtype;
-        let out = init_matmul_output(&lhs, &rhs, dtype);
-        let storage = dtype_to_storage_type(dtype);
-        let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {
-            lhs: storage,
-            rhs: storage,
-            out: storage,
-        });
-        let launched = launch_ref(
-            &Strategy::MultiLevel(MultiLevel::Naive),
-            &out.client,
-            InputBinding::new(lhs.clone().binding(), storage),
-            InputBinding::new(rhs.clone().binding(), storage),
-            out.clone().binding(),
-            &mut dtypes,
-        );
-        match launched {
-            Ok(()) => out,
-            // A layout or type the kernel does not take: burn's matmul takes every one.
-            Err(_) => Self::float_matmul(lhs, rhs),
+        if BLOCKED.load(Ordering::Relaxed) {
+            blocked::blocked_matmul(lhs, rhs)
+        } else {
+            Self::float_matmul(lhs, rhs)
         }
     }
 }
@@ -176,14 +152,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn swiftshader_alone_gets_the_per_element_kernel() {
+    fn swiftshader_alone_gets_the_blocked_kernel() {
         // The page's label (vendor / architecture / description) and wgpu's adapter names.
         for name in ["google / swiftshader / ", "SwiftShader Device (Subzero)"] {
-            assert_eq!(
-                GpuMatmul::for_adapter(name),
-                GpuMatmul::PerElement,
-                "{name}"
-            );
+            assert_eq!(GpuMatmul::for_adapter(name), GpuMatmul::Blocked, "{name}");
         }
         for name in [
             "llvmpipe (LLVM 15.0.6, 256 bits)",
