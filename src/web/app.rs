@@ -157,12 +157,18 @@ pub struct App {
     /// While the page works on WebGPU: a CPU copy of the weights, which a lost device
     /// cannot take away.
     pub cpu_copy: Option<device::Checkpoint>,
+    /// The settings form's batch size: what the next run most likely uses, so what the
+    /// warm-ups compile for.
+    pub batch_size: usize,
     /// Model kinds whose training step already ran once on a backend, on the page or in
-    /// the worker (see [`Effect::WarmUp`]).
-    warmed: HashSet<(ModelKind, BackendKind, Engine)>,
+    /// the worker, and at which batch size (see [`Effect::WarmUp`]).
+    warmed: HashSet<(ModelKind, BackendKind, Engine, usize)>,
     next_run: u64,
     changes: Changes,
 }
+
+/// The largest batch size the settings form takes.
+pub const MAX_BATCH_SIZE: usize = 1000;
 
 /// Validation batches a page frame can afford (the page reads back once per frame).
 fn validation_batch(batch_size: usize) -> usize {
@@ -216,6 +222,7 @@ impl App {
             evaluating: None,
             status: Status::Info("starting…".into()),
             cpu_copy: None,
+            batch_size: kind.default_batch_size(),
             warmed: HashSet::new(),
             next_run: 1,
             changes: Changes::default(),
@@ -260,6 +267,7 @@ impl App {
             Msg::ChooseDataset(id) => self.choose_dataset(&id),
             Msg::ChooseModel(kind) => self.choose_model(kind),
             Msg::ChooseBackend(kind) => self.choose_backend(kind),
+            Msg::ChooseBatchSize(size) => self.choose_batch_size(size),
             Msg::Start(settings) => self.start(settings, now),
             Msg::TogglePause => self.toggle_pause(now),
             Msg::Reset { epochs } => self.reset(epochs),
@@ -322,25 +330,46 @@ impl App {
     /// The one-off warm-up of the selected model on this backend, when one is due, where
     /// its runs will train: in the worker when it takes them (only on WebGPU: CPU code needs
     /// no kernels), on the page otherwise, and nowhere while the worker is still starting.
+    /// On WebGPU it runs at the form's batch size (burn compiles kernels per shape); on the
+    /// CPU, where it compiles the wasm code alone, a batch of 2 keeps it short.
     fn warm_up(&mut self) -> Option<Effect> {
         let images = self.loaded()?.sets.test.clone();
         let (kind, backend) = (self.model.config.kind, self.backend.kind);
         if self.worker == WorkerState::Starting {
             return None;
         }
+        let batch_size = match backend {
+            BackendKind::WebGpu => self.batch_size,
+            BackendKind::Cpu => 2,
+        };
         if self.worker_trains_on(backend) {
             let due = backend == BackendKind::WebGpu
-                && self.warmed.insert((kind, backend, Engine::Worker));
-            return due.then_some(Effect::WarmUpWorker(kind));
+                && self
+                    .warmed
+                    .insert((kind, backend, Engine::Worker, batch_size));
+            return due.then_some(Effect::WarmUpWorker { kind, batch_size });
         }
-        if !self.warmed.insert((kind, backend, Engine::Page)) {
+        if !self
+            .warmed
+            .insert((kind, backend, Engine::Page, batch_size))
+        {
             return None;
         }
         Some(Effect::WarmUp {
             kind,
+            batch_size,
             backend: self.backend.clone(),
             images,
         })
+    }
+
+    /// The form's batch size changed: runs will likely use it, so warm up for it.
+    fn choose_batch_size(&mut self, size: usize) -> Vec<Effect> {
+        if self.run.is_active() || !(1..=MAX_BATCH_SIZE).contains(&size) {
+            return Vec::new();
+        }
+        self.batch_size = size;
+        self.warm_up().into_iter().collect()
     }
 }
 

@@ -164,12 +164,12 @@ async fn checkpoint(run: &mut PageRun) -> Option<(Model, usize)> {
     copy.ok().map(|copy| (copy, progress.step))
 }
 
-/// Runs one throwaway training step (and its read-back) of `kind` at batch 2 on the page:
-/// the browser compiles wasm code (and WebGPU kernels) lazily, so the first step of a run
-/// would otherwise stall the first training frame. Batch 2 keeps it short on the CPU.
-pub async fn warm_up(kind: ModelKind, device: Device, images: Arc<ImageSet>) {
+/// Runs one throwaway training step (and its read-back) of `kind` at `batch_size` on the
+/// page: the browser compiles wasm code (and WebGPU kernels) lazily, so the first step of a
+/// run would otherwise stall the first training frame.
+pub async fn warm_up(kind: ModelKind, batch_size: usize, device: Device, images: Arc<ImageSet>) {
     dom::yield_task().await;
-    training::warm_up(kind, 2, &images, device).await;
+    training::warm_up(kind, batch_size, &images, device).await;
 }
 
 #[cfg(test)]

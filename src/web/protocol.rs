@@ -51,10 +51,11 @@ pub enum ToWorker {
     },
     /// Drop whatever run the worker has.
     Stop,
-    /// Run one throwaway training step of a `kind` model at its reference batch size on the
-    /// worker's WebGPU device, so that it compiles the kernels before a run needs them.
+    /// Run one throwaway training step of a `kind` model at `batch_size` on the worker's
+    /// WebGPU device, so that it compiles the kernels before a run needs them.
     WarmUp {
         kind: ModelKind,
+        batch_size: usize,
     },
     /// Measure a `config` model with these weights (in `Model::values` order) on the first
     /// `count` test images, on `backend`.
@@ -340,6 +341,7 @@ pub mod envelope {
             // A control message carries no arrays.
             let warm_up = ToWorker::WarmUp {
                 kind: crate::model::ModelKind::Deep,
+                batch_size: 64,
             };
             let (envelope, transfer) = encode(warm_up.clone());
             assert_eq!(transfer.length(), 0);

@@ -153,7 +153,9 @@ fn perform(effect: Effect) {
         Effect::PauseWorker(id) => worker_client::send(ToWorker::Pause { id }),
         Effect::ResumeWorker(id) => worker_client::send(ToWorker::Resume { id }),
         Effect::StopWorker => worker_client::send(ToWorker::Stop),
-        Effect::WarmUpWorker(kind) => worker_client::send(ToWorker::WarmUp { kind }),
+        Effect::WarmUpWorker { kind, batch_size } => {
+            worker_client::send(ToWorker::WarmUp { kind, batch_size })
+        }
         Effect::StartPageRun {
             id,
             config,
@@ -212,9 +214,10 @@ async fn perform_waiting(effect: Effect) {
         }
         Effect::WarmUp {
             kind,
+            batch_size,
             backend,
             images,
-        } => page_run::warm_up(kind, backend.device, images).await,
+        } => page_run::warm_up(kind, batch_size, backend.device, images).await,
         Effect::Evaluate {
             model,
             backend,

@@ -5,7 +5,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement};
 
-use super::app::{App, DataState, Msg, Origin, Status, WeightsOrigin};
+use super::app::{App, DataState, MAX_BATCH_SIZE, Msg, Origin, Status, WeightsOrigin};
 use super::device::{BackendKind, DeviceState};
 use super::run::{Run, RunState};
 use super::{dom, weights_io};
@@ -43,8 +43,10 @@ fn read_settings() -> Result<TrainConfig, String> {
         .filter(|&e| (1..=1000).contains(&e))
         .ok_or("epochs must be a whole number from 1 to 1000")?;
     config.batch_size = read_usize("batch-size")
-        .filter(|&b| (1..=1000).contains(&b))
-        .ok_or("batch size must be a whole number from 1 to 1000")?;
+        .filter(|&b| (1..=MAX_BATCH_SIZE).contains(&b))
+        .ok_or(format!(
+            "batch size must be a whole number from 1 to {MAX_BATCH_SIZE}"
+        ))?;
     config.learning_rate = input_value("learning-rate")
         .trim()
         .parse::<f64>()
@@ -79,6 +81,11 @@ pub fn wire(dispatch: fn(Msg)) {
             _ => BackendKind::Cpu,
         };
         dispatch(Msg::ChooseBackend(kind))
+    });
+    dom::on("batch-size", "change", move |_: Event| {
+        if let Some(size) = read_usize("batch-size") {
+            dispatch(Msg::ChooseBatchSize(size))
+        }
     });
     dom::on("start", "click", move |_: Event| {
         dispatch(Msg::Start(read_settings()))

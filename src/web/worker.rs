@@ -44,6 +44,17 @@ thread_local! {
     static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
     /// Why the WebGPU device was lost, once the browser said so.
     static GPU_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Warm-ups asked for and runs started, counted: a warm-up that a newer one or a run has
+    /// made useless before it began is skipped.
+    static REQUESTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts a warm-up or a run; returns its number.
+fn next_request() -> u64 {
+    REQUESTS.with(|count| {
+        count.set(count.get() + 1);
+        count.get()
+    })
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -117,6 +128,7 @@ fn handle(message: ToWorker) {
             validation_batch,
             grid,
         } => {
+            next_request();
             CONTROL.set(Some((id, false)));
             let Some(data) = TRAINING.with_borrow(Clone::clone) else {
                 let message = "the worker has no training images".to_string();
@@ -141,14 +153,18 @@ fn handle(message: ToWorker) {
             }
         }
         ToWorker::Stop => CONTROL.set(None),
-        ToWorker::WarmUp { kind } => {
+        ToWorker::WarmUp { kind, batch_size } => {
             if let (Ok(device), Some(data)) = (
                 device(BackendKind::WebGpu),
                 TRAINING.with_borrow(Clone::clone),
             ) {
-                let batch_size = kind.default_batch_size();
+                let request = next_request();
                 wasm_bindgen_futures::spawn_local(async move {
-                    training::warm_up(kind, batch_size, &data, device).await;
+                    // Messages already queued (another model chosen, Start) come first.
+                    sleep(0).await;
+                    if REQUESTS.get() == request {
+                        training::warm_up(kind, batch_size, &data, device).await;
+                    }
                 });
             }
         }

@@ -161,6 +161,7 @@ impl App {
             return Vec::new();
         }
         self.fresh_model(kind);
+        self.batch_size = kind.default_batch_size();
         let mut effects = vec![
             Effect::SuggestBatchSize(kind.default_batch_size()),
             self.load_pretrained(true),

@@ -86,6 +86,8 @@ pub enum Msg {
     ChooseDataset(String),
     ChooseModel(ModelKind),
     ChooseBackend(BackendKind),
+    /// The settings form's batch size changed (to a whole number).
+    ChooseBatchSize(usize),
     /// Start with the settings form's values (or what is wrong with them).
     Start(Result<TrainConfig, String>),
     TogglePause,
@@ -139,11 +141,15 @@ pub enum Effect {
     /// One throwaway training step, so the browser compiles the code before a run needs it.
     WarmUp {
         kind: ModelKind,
+        batch_size: usize,
         backend: Backend,
         images: Arc<ImageSet>,
     },
     /// The same in the training worker, on its WebGPU device.
-    WarmUpWorker(ModelKind),
+    WarmUpWorker {
+        kind: ModelKind,
+        batch_size: usize,
+    },
     Evaluate {
         model: Model,
         backend: Backend,

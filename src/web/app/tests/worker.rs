@@ -136,7 +136,7 @@ fn on_webgpu_a_worker_with_its_own_device_trains_and_a_copy_of_its_weights_is_ke
     assert!(
         matches!(
             effects[..],
-            [Effect::SendWorkerData(_), Effect::WarmUpWorker(_)]
+            [Effect::SendWorkerData(_), Effect::WarmUpWorker { .. }]
         ),
         "{effects:?}"
     );
@@ -222,32 +222,64 @@ fn when_the_worker_loses_its_gpu_the_run_goes_on_and_later_webgpu_runs_train_on_
     );
 }
 
+/// The warm-ups among `effects`, as (model, batch size, in the worker).
+fn warm_ups(effects: &[Effect]) -> Vec<(ModelKind, usize, bool)> {
+    effects
+        .iter()
+        .filter_map(|effect| match *effect {
+            Effect::WarmUp {
+                kind, batch_size, ..
+            } => Some((kind, batch_size, false)),
+            Effect::WarmUpWorker { kind, batch_size } => Some((kind, batch_size, true)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn on_webgpu_the_worker_warms_up_each_model_once_before_its_runs() {
     let mut app = ready_app(BackendKind::WebGpu);
     let effects = app.update(Msg::Worker(gpu_worker_ready()), 0.0);
     assert!(
-        matches!(
-            effects[..],
-            [
-                Effect::SendWorkerData(_),
-                Effect::WarmUpWorker(ModelKind::Ffnn)
-            ]
-        ),
+        matches!(effects[..], [Effect::SendWorkerData(_), _]),
         "{effects:?}"
     );
-    let warm_ups = |effects: &[Effect]| -> Vec<String> {
-        effects
-            .iter()
-            .filter(|e| matches!(e, Effect::WarmUp { .. } | Effect::WarmUpWorker(_)))
-            .map(|e| format!("{e:?}"))
-            .collect()
-    };
+    assert_eq!(warm_ups(&effects), [(ModelKind::Ffnn, 20, true)]);
+    // Another model: at its reference batch size, which the form now suggests.
     let effects = app.update(Msg::ChooseModel(ModelKind::Deep), 10.0);
-    assert_eq!(warm_ups(&effects), ["WarmUpWorker(Deep)"]);
+    assert_eq!(warm_ups(&effects), [(ModelKind::Deep, 100, true)]);
     // Back to a model the worker has compiled: nothing to do.
     let effects = app.update(Msg::ChooseModel(ModelKind::Ffnn), 20.0);
-    assert_eq!(warm_ups(&effects), Vec::<String>::new());
+    assert_eq!(warm_ups(&effects), []);
+}
+
+#[test]
+fn on_webgpu_a_new_batch_size_in_the_form_is_warmed_up_once() {
+    let mut app = ready_app(BackendKind::WebGpu);
+    app.update(Msg::Worker(gpu_worker_ready()), 0.0);
+    // burn compiles kernels per shape: a run at 64 would compile again.
+    let effects = app.update(Msg::ChooseBatchSize(64), 10.0);
+    assert_eq!(warm_ups(&effects), [(ModelKind::Ffnn, 64, true)]);
+    assert_eq!(warm_ups(&app.update(Msg::ChooseBatchSize(64), 20.0)), []);
+    assert_eq!(warm_ups(&app.update(Msg::ChooseBatchSize(20), 30.0)), []);
+    // Not a batch size the form takes, or a run under way: nothing.
+    assert_eq!(warm_ups(&app.update(Msg::ChooseBatchSize(0), 40.0)), []);
+    assert_eq!(warm_ups(&app.update(Msg::ChooseBatchSize(5000), 40.0)), []);
+    app.update(Msg::Start(Ok(config(1))), 50.0);
+    assert_eq!(warm_ups(&app.update(Msg::ChooseBatchSize(32), 60.0)), []);
+    assert_eq!(app.batch_size, 20);
+}
+
+#[test]
+fn on_the_cpu_the_page_warms_up_once_per_model_at_a_small_batch() {
+    // Without a worker the page trains, and warms up its wasm code with a batch of 2.
+    let mut app = ready_app(BackendKind::Cpu);
+    let effects = app.update(
+        Msg::WorkerBroken("worker.js could not be loaded".into()),
+        0.0,
+    );
+    assert_eq!(warm_ups(&effects), [(ModelKind::Ffnn, 2, false)]);
+    assert_eq!(warm_ups(&app.update(Msg::ChooseBatchSize(64), 10.0)), []);
 }
 
 #[test]
