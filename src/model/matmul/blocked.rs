@@ -6,7 +6,7 @@
 //! multiply-add. No workgroup memory and no barriers (SwiftShader emulates both at great cost),
 //! and the operands are read through their strides, so the transposed views of the backward
 //! pass need no copies. On SwiftShader it trains `ffnn` about 1.5× and `deep` about 2× faster
-//! than cubek's per-element kernel (docs/NOTES.md, "The matmul kernel").
+//! than cubek's per-element kernel (docs/speed.md, "Our matmul kernel").
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::tensor::FloatTensor;
