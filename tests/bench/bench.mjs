@@ -59,6 +59,8 @@ const LIBRARIES = options.libraries.split(',');
 const DIST = path.resolve(options.dist);
 const TRAIN_IMAGES = 2048;
 const SETTLE_MS = Number(options.settle) * 1000;
+// How long the training worker's GPU calls are counted after the window.
+const WORKER_COUNT_MS = SMOKE ? 1000 : 4000;
 const referenceBatch = (model) => (model === 'deep' ? 100 : 20);
 const batches = (model) => (SMOKE ? [referenceBatch(model)] : [referenceBatch(model), 64]);
 
@@ -97,14 +99,14 @@ function recordLongTasks() {
   }).observe({ type: 'longtask', buffered: true });
 }
 
-/// Every page counts its WebGPU compute dispatches, queue submits and buffer writes (uploads)
-/// in `window.__gpu` (the page's own; a worker's are not seen).
+/// Every page (and the lab's training worker) counts its WebGPU compute dispatches, queue
+/// submits and buffer writes (uploads) in `globalThis.__gpu`.
 function countGpuCalls() {
-  window.__gpu = { dispatches: 0, submits: 0, writes: 0 };
-  if (!window.GPUQueue) return;
+  globalThis.__gpu = { dispatches: 0, submits: 0, writes: 0 };
+  if (!globalThis.GPUQueue) return;
   const count = (proto, method, key) => {
     const original = proto[method];
-    proto[method] = function (...args) { window.__gpu[key] += 1; return original.apply(this, args); };
+    proto[method] = function (...args) { globalThis.__gpu[key] += 1; return original.apply(this, args); };
   };
   count(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', 'dispatches');
   count(GPUQueue.prototype, 'submit', 'submits');
@@ -146,6 +148,9 @@ async function measureLab(browser, base, pathName, model, batch, withInference) 
   await page.addInitScript(countGpuCalls);
   if (how.hideGpu) await page.addInitScript(() => { delete Navigator.prototype.gpu; });
   if (how.noWorker) await page.route('**/worker.js', (route) => route.abort());
+  // The training worker counts its own GPU calls (from its start on; its first steps come later).
+  let worker;
+  page.on('worker', (w) => { worker = w; w.evaluate(countGpuCalls).catch(() => {}); });
   try {
     await page.goto(`${base}/`);
     const gridDrawn = () => page.$eval('#recon-grid', (c) => c.dataset.updated);
@@ -181,6 +186,19 @@ async function measureLab(browser, base, pathName, model, batch, withInference) 
     const engine = await page.$eval('#progress', (p) => p.dataset.engine);
     if (engine !== how.engine) throw new Error(`the run trained on the ${engine}, not the ${how.engine}`);
     const trainingLongestTaskMs = await longestTask(page, clicked, end[0]);
+    // The page's own GPU calls per step over the window; where the worker trains, the worker's
+    // over WORKER_COUNT_MS after it (steps from the page's reports, which lag by up to a cycle).
+    let gpuPerStep = perStep(warm[2], end[2], (end[1] - warm[1]) / batch);
+    if (!gpuPerStep && how.engine === 'worker' && how.backend === 'webgpu' && worker) {
+      const snapshot = async () => [
+        await worker.evaluate(() => ({ ...globalThis.__gpu })),
+        Number(await page.$eval('#progress', (p) => p.dataset.imagesSeen)),
+      ];
+      const [from, seenFrom] = await snapshot();
+      await page.waitForTimeout(WORKER_COUNT_MS);
+      const [to, seenTo] = await snapshot();
+      gpuPerStep = perStep(from, to, (seenTo - seenFrom) / batch);
+    }
     await page.click('#pause');
     await page.waitForFunction(() => document.querySelector('#progress').dataset.state === 'paused');
     const inference = withInference
@@ -190,7 +208,7 @@ async function measureLab(browser, base, pathName, model, batch, withInference) 
     return {
       imagesPerSec: ((end[1] - warm[1]) * 1000) / (end[0] - warm[0]),
       // Each epoch's validation pass (512 images) included.
-      gpuPerStep: perStep(warm[2], end[2], (end[1] - warm[1]) / batch),
+      gpuPerStep,
       seconds: (end[0] - warm[0]) / 1000,
       firstStepMs: firstAt - clicked,
       firstReconstructionsMs,
