@@ -44,9 +44,7 @@ fn read_settings() -> Result<TrainConfig, String> {
         .ok_or("epochs must be a whole number from 1 to 1000")?;
     config.batch_size = read_usize("batch-size")
         .filter(|&b| (1..=MAX_BATCH_SIZE).contains(&b))
-        .ok_or(format!(
-            "batch size must be a whole number from 1 to {MAX_BATCH_SIZE}"
-        ))?;
+        .ok_or_else(|| format!("batch size must be a whole number from 1 to {MAX_BATCH_SIZE}"))?;
     config.learning_rate = input_value("learning-rate")
         .trim()
         .parse::<f64>()

@@ -163,7 +163,7 @@ impl App {
         self.fresh_model(kind);
         self.batch_size = kind.default_batch_size();
         let mut effects = vec![
-            Effect::SuggestBatchSize(kind.default_batch_size()),
+            Effect::SuggestBatchSize(self.batch_size),
             self.load_pretrained(true),
         ];
         effects.extend(self.warm_up());
