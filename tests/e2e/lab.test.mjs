@@ -177,7 +177,7 @@ async function gridSpread(page) {
 
 const mse = (a, b) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length;
 
-test('WebGPU path: the worker trains a conv model on its own device, the loss falls, validation agrees with the test metrics, grid drawn, weights download', { timeout: 420_000 }, async () => {
+test('WebGPU path: the worker trains on its own device, the loss falls, grid drawn, weights download', { timeout: 420_000 }, async () => {
   const { browser, page, errors } = await openLab(GPU_ARGS);
   try {
     await waitForLab(page, dataLoaded, 120_000);
@@ -187,24 +187,18 @@ test('WebGPU path: the worker trains a conv model on its own device, the loss fa
     console.log(`  backend: ${backend}; the worker's adapter: ${workerGpu}`);
     assert.ok(workerGpu, 'the training worker has no WebGPU device');
     const started = Date.now();
-    const { losses, state } = await trainBriefly(page, { model: 'upsample', size: 512, batch: 32, epochs: 2 });
-    console.log(`  webgpu upsample in the worker: ${state.step} steps in ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
+    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 512, batch: 32, epochs: 2 });
+    console.log(`  webgpu ffnn in the worker: ${state.step} steps in ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
       `${state.imagesPerSec} images/s, losses ${losses[0]?.toFixed(4)} → ${losses.at(-1)?.toFixed(4)}`);
     assert.equal(state.engine, 'worker', JSON.stringify(state));
     assert.equal(state.state, 'done', JSON.stringify(state));
     assert.ok(losses.length >= 2 && losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
+    assert.ok(parseFloat(state.valLoss) < 0.2, JSON.stringify(state));
     assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
-    // The validation error, summed on the worker's device, against the test images' error,
-    // measured from reconstructions read back to the page: held-out digits both, so close.
-    // (burn 0.22.1's fused kernels once misread a conv model's output there: vendor/README.md.)
-    await waitForMetrics(page);
-    const validation = parseFloat(state.valLoss);
-    const test = parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse));
-    console.log(`  validation MSE ${validation.toFixed(4)}, test MSE ${test.toFixed(4)}`);
-    assert.ok(Math.abs(validation / test - 1) < 0.25, `validation ${validation} vs test ${test}`);
 
     // Download the trained weights: read back from the GPU asynchronously.
+    await waitForMetrics(page);
     const trainingStart = await page.evaluate(() => window.__trainingStart);
     const longTasks = (await page.evaluate(() => window.__longtasks)).filter((t) => t.start >= trainingStart);
     console.log(`  main-thread tasks over 50 ms from Start to the test metrics: ${JSON.stringify(longTasks.map((t) => Math.round(t.duration)))}`);
@@ -213,8 +207,8 @@ test('WebGPU path: the worker trains a conv model on its own device, the loss fa
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
     const bytes = fs.readFileSync(await download.path());
     assert.equal(bytes.subarray(0, 8).toString('latin1'), 'MNISTAE\0');
-    assert.ok(bytes.length > 5_000, `${bytes.length} bytes`);
-    assert.match(bytes.subarray(0, 200).toString('latin1'), /"kind":"upsample"/);
+    assert.ok(bytes.length > 200_000, `${bytes.length} bytes`);
+    assert.match(bytes.subarray(0, 200).toString('latin1'), /"kind":"ffnn"/);
 
     // The device is lost while idle: the page moves to the CPU with the trained weights.
     const gridBefore = await page.$eval('#recon-grid', (c) => c.dataset.updated);
@@ -230,6 +224,27 @@ test('WebGPU path: the worker trains a conv model on its own device, the loss fa
     await page.waitForFunction((before) => document.querySelector('#recon-grid').dataset.updated !== before,
       gridBefore, { timeout: 60_000 });
     assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank after the move to the CPU');
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('WebGPU: a conv model\'s validation loss, summed on the device, agrees with its test metrics', { timeout: 300_000 }, async () => {
+  const { browser, page, errors } = await openLab(GPU_ARGS);
+  try {
+    await waitForLab(page, (s) => s.data_loaded && s.worker === 'ready', 120_000);
+    const { state } = await trainBriefly(page, { model: 'upsample', size: 512, batch: 32, epochs: 2 });
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.equal(state.engine, 'worker', JSON.stringify(state));
+    // Held-out digits both: the validation images' error summed on the worker's device, the
+    // test images' from reconstructions read back. burn 0.22.1's fused kernels once misread a
+    // conv model's output there in inference (0.218 against 0.111: vendor/README.md).
+    await waitForMetrics(page);
+    const validation = parseFloat(state.valLoss);
+    const test = parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse));
+    console.log(`  upsample on WebGPU: validation MSE ${validation.toFixed(4)}, test MSE ${test.toFixed(4)}`);
+    assert.ok(Math.abs(validation / test - 1) < 0.25, `validation ${validation} vs test ${test}`);
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
   } finally {
     await browser.close();
