@@ -184,6 +184,14 @@ impl Model {
         self.decode(self.encode(images))
     }
 
+    /// The device its tensors live on.
+    pub fn device(&self) -> Device {
+        self.devices()
+            .into_iter()
+            .next()
+            .expect("every model has parameters")
+    }
+
     /// A copy of this model (without autodiff) on `device`, its tensors read back
     /// asynchronously: in the browser a WebGPU tensor cannot be read synchronously, so
     /// `Module::fork` cannot leave the GPU there.

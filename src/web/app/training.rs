@@ -14,7 +14,10 @@ const WEIGHTS_MISFIT: &str = "the training worker's weights do not fit the model
 
 impl App {
     /// Shows weights from the training worker (those of `step`) with its reconstructions of
-    /// the grid, on the page's backend; `false` if they do not fit the model.
+    /// the grid; `false` if they do not fit the model. The model stays on the CPU while the
+    /// run lasts: forking it to the page's WebGPU device at every report was the largest part
+    /// of a 34–94 ms main-thread task for `deep` (docs/speed.md); [`Self::finish`] moves it
+    /// there once. On WebGPU it is also the copy a device loss goes on from.
     fn show_worker_weights(&mut self, weights: WorkerWeights, origin: Origin, step: usize) -> bool {
         let cpu = device::cpu();
         let Some(model) = self
@@ -25,17 +28,13 @@ impl App {
         else {
             return false;
         };
-        let shown = if self.backend.kind == BackendKind::WebGpu {
-            let on_gpu = model.clone().fork(&self.backend.device);
+        if self.backend.kind == BackendKind::WebGpu {
             self.cpu_copy = Some(Checkpoint {
-                model,
+                model: model.clone(),
                 of: CopyOf::Step(step),
             });
-            on_gpu
-        } else {
-            model
-        };
-        self.set_model(shown, origin);
+        }
+        self.set_model(model, origin);
         self.model.grid_reconstructions = Some(weights.reconstructions);
         true
     }
@@ -319,6 +318,10 @@ impl App {
             Engine::Page => vec![Effect::StopPageRun],
             Engine::Worker => Vec::new(),
         };
+        // The worker's weights were shown from the CPU: the model goes back to the page's device.
+        if self.model.model.device() != self.backend.device {
+            self.model.model = self.model.model.clone().fork(&self.backend.device);
+        }
         match error {
             Some(message) => {
                 self.error(message);

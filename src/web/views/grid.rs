@@ -1,7 +1,6 @@
 //! The reconstruction grid: the test digits (top rows) and the model's reconstructions
 //! beneath, drawn when the model or the data changes.
 
-use burn::tensor::Device;
 use web_sys::HtmlElement;
 
 use super::{Latest, View};
@@ -13,8 +12,9 @@ use crate::web::{dom, draw};
 /// What one redraw needs, taken from the state.
 struct Job {
     originals: Vec<f32>,
-    /// The training worker's reconstructions, or the model to compute them with.
-    reconstructions: Result<Vec<f32>, (Model, Device)>,
+    /// The training worker's reconstructions, or the model to compute them with (on its
+    /// own device: the CPU while a worker's run is shown).
+    reconstructions: Result<Vec<f32>, Model>,
 }
 
 #[derive(Default)]
@@ -27,7 +27,7 @@ impl View for Grid {
         };
         let reconstructions = match &app.model.grid_reconstructions {
             Some(values) => Ok(values.clone()),
-            None => Err((app.model.model.clone(), app.backend.device.clone())),
+            None => Err(app.model.model.clone()),
         };
         let job = Job {
             originals: data.sets.test.values(&data.grid),
@@ -40,8 +40,8 @@ impl View for Grid {
 async fn draw_grid(job: Job) {
     let reconstructions = match job.reconstructions {
         Ok(values) => values,
-        Err((model, device)) => {
-            let output = model.forward(images_tensor(job.originals.clone(), &device));
+        Err(model) => {
+            let output = model.forward(images_tensor(job.originals.clone(), &model.device()));
             // A failed read means a lost device: the page moves on and redraws.
             let Ok(values) = read_values(output).await else {
                 return;

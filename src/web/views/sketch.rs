@@ -4,7 +4,6 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use burn::tensor::Device;
 use web_sys::{HtmlCanvasElement, PointerEvent};
 
 use super::{Latest, View};
@@ -19,8 +18,8 @@ const PEN: f64 = 0.075;
 /// What one redraw needs: the drawing as a 28×28 input and the model to rebuild it.
 struct Job {
     input: Vec<f32>,
+    /// On its own device: the CPU while a worker's run is shown.
     model: Model,
-    device: Device,
 }
 
 /// The 28×28 input and its reconstruction beside the pad.
@@ -40,14 +39,13 @@ impl View for Sketch {
         let job = Job {
             input,
             model: app.model.model.clone(),
-            device: app.backend.device.clone(),
         };
         self.0.submit(job, reconstruct);
     }
 }
 
 async fn reconstruct(job: Job) {
-    let output = job.model.forward(images_tensor(job.input, &job.device));
+    let output = job.model.forward(images_tensor(job.input, &job.model.device()));
     if let Ok(reconstruction) = read_values(output).await {
         draw::image_grid("sketch-recon", &[&reconstruction], 1, 4);
     }
