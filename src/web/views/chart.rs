@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use web_sys::HtmlElement;
+use web_sys::{CanvasRenderingContext2d, HtmlElement};
 
 use super::View;
 use crate::web::app::{App, Changes};
@@ -53,17 +53,25 @@ impl View for Chart {
     }
 }
 
-/// Redraws `#loss-chart`.
+/// The plot's margins on the canvas, in pixels: the text goes there.
+const TOP: u32 = 28;
+const BOTTOM: u32 = 38;
+const LEFT: u32 = 58;
+const RIGHT: u32 = 20;
+
+/// Redraws `#loss-chart`: plotters draws the lines, the canvas's own `fillText` the text.
+/// (plotters measures text in wasm by laying out a `<span>` in the page, a forced layout per
+/// label: most of a 40 ms redraw; docs/speed.md.)
 fn draw(curves: &LossCurves, epochs: usize) {
     let canvas: web_sys::HtmlCanvasElement = dom::get("loss-chart");
     // Creates the context our way (see `draw::context`) before plotters asks for it.
-    crate::web::draw::context(&canvas);
+    let context = crate::web::draw::context(&canvas);
     let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
         return;
     };
     let root = backend.into_drawing_area();
     // Drawing errors only mean a detached canvas; the chart is then simply not shown.
-    let _ = plot(&root, curves, epochs);
+    let _ = plot(&root, &context, curves, epochs);
     let _ = root.present();
 }
 
@@ -83,6 +91,7 @@ pub fn warm_up() {
 
 fn plot(
     root: &DrawingArea<CanvasBackend, plotters::coord::Shift>,
+    context: &CanvasRenderingContext2d,
     curves: &LossCurves,
     epochs: usize,
 ) -> Result<(), DrawingAreaErrorKind<<CanvasBackend as DrawingBackend>::ErrorType>> {
@@ -98,63 +107,127 @@ fn plot(
     let (low, high) = if low > high {
         (0.005, 0.12)
     } else {
-        (low * 0.8, high * 1.25)
+        ((low * 0.8).max(1e-5), high * 1.25)
     };
-    let mut chart = ChartBuilder::on(root)
-        .caption("MSE per pixel", ("sans-serif", 16))
-        .margin(8)
-        .margin_right(24)
-        .x_label_area_size(32)
-        .y_label_area_size(56)
-        .build_cartesian_2d(
-            0f64..epochs.max(1) as f64,
-            (low.max(1e-5)..high).log_scale(),
-        )?;
-    // Few grid lines and labels: every canvas call costs main-thread time.
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("MSE")
-        .x_labels(6)
-        .y_labels(5)
-        .max_light_lines(0)
-        .x_label_formatter(&|x| {
-            if x.fract() == 0.0 {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.1}")
-            }
-        })
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .draw()?;
+    let epochs = epochs.max(1) as f64;
+    let area = root.margin(TOP, BOTTOM, LEFT, RIGHT);
+    let mut chart = ChartBuilder::on(&area).build_cartesian_2d(0f64..epochs, (low..high).log_scale())?;
+    // Few grid lines: every canvas call costs main-thread time.
+    let grid = RGBColor(225, 225, 225);
+    let (x_ticks, y_ticks) = (x_ticks(epochs), y_ticks(low, high));
+    chart.draw_series(
+        x_ticks
+            .iter()
+            .map(|&x| PathElement::new(vec![(x, low), (x, high)], grid))
+            .chain(
+                y_ticks
+                    .iter()
+                    .map(|&y| PathElement::new(vec![(0.0, y), (epochs, y)], grid)),
+            ),
+    )?;
     let step_colour = RGBColor(160, 190, 230);
-    chart
-        .draw_series(LineSeries::new(
-            thin(&curves.steps, MAX_STEP_POINTS),
-            &step_colour,
-        ))?
-        .label("train (smoothed, per step)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], step_colour));
-    for (points, colour, label) in [
-        (&curves.train, BLUE, "train (epoch)"),
-        (&curves.validation, RED, "validation (epoch)"),
-    ] {
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                colour.stroke_width(2),
-            ))?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-            });
+    chart.draw_series(LineSeries::new(
+        thin(&curves.steps, MAX_STEP_POINTS),
+        &step_colour,
+    ))?;
+    for (points, colour) in [(&curves.train, BLUE), (&curves.validation, RED)] {
+        chart.draw_series(LineSeries::new(
+            points.iter().copied(),
+            colour.stroke_width(2),
+        ))?;
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+
+    let text = |value: &str, (x, y): (i32, i32), align: &str, baseline: &str| {
+        context.set_text_align(align);
+        context.set_text_baseline(baseline);
+        let _ = context.fill_text(value, f64::from(x), f64::from(y));
+    };
+    context.set_fill_style_str("black");
+    context.set_font("12px sans-serif");
+    for &x in &x_ticks {
+        let (px, py) = chart.backend_coord(&(x, low));
+        text(&format!("{x:.0}"), (px, py + 5), "center", "top");
+    }
+    for &y in &y_ticks {
+        let (px, py) = chart.backend_coord(&(0.0, y));
+        text(&tick_label(y), (px - 5, py), "right", "middle");
+    }
+    let (left, bottom) = chart.backend_coord(&(0.0, low));
+    let (right, top) = chart.backend_coord(&(epochs, high));
+    root.draw(&Rectangle::new([(left, top), (right, bottom)], BLACK))?;
+    text("epoch", ((left + right) / 2, bottom + 20), "center", "top");
+    context.set_font("14px sans-serif");
+    text("MSE per pixel", ((left + right) / 2, top - 8), "center", "bottom");
+
+    // The legend, upper right inside the plot.
+    context.set_font("12px sans-serif");
+    let entries = [
+        ("train (smoothed, per step)", "rgb(160,190,230)", 1.0),
+        ("train (epoch)", "blue", 2.0),
+        ("validation (epoch)", "red", 2.0),
+    ];
+    let (x, mut y) = (f64::from(right - 190), f64::from(top + 14));
+    for (label, colour, width) in entries {
+        context.set_stroke_style_str(colour);
+        context.set_line_width(width);
+        context.begin_path();
+        context.move_to(x, y);
+        context.line_to(x + 18.0, y);
+        context.stroke();
+        text(label, (x as i32 + 24, y as i32), "left", "middle");
+        y += 16.0;
+    }
     Ok(())
+}
+
+/// Whole epochs for the x axis, at most about six.
+fn x_ticks(epochs: f64) -> Vec<f64> {
+    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+        .into_iter()
+        .find(|step| epochs / step <= 6.0)
+        .unwrap_or(1000.0);
+    (0..)
+        .map(|i| f64::from(i) * step)
+        .take_while(|&x| x <= epochs)
+        .collect()
+}
+
+/// 1, 2 and 5 × powers of ten within `[low, high]` for the log y axis; only the powers of
+/// ten when those are more than six.
+fn y_ticks(low: f64, high: f64) -> Vec<f64> {
+    let ticks = |mantissas: &[f64]| -> Vec<f64> {
+        let (first, last) = (low.log10().floor() as i32, high.log10().ceil() as i32);
+        (first..=last)
+            .flat_map(|power| mantissas.iter().map(move |m| m * 10f64.powi(power)))
+            // Within rounding: 10⁻⁵ computed is a hair off 1e-5.
+            .filter(|&y| y >= low * (1.0 - 1e-9) && y <= high * (1.0 + 1e-9))
+            .collect()
+    };
+    let fine = ticks(&[1.0, 2.0, 5.0]);
+    if fine.len() <= 6 { fine } else { ticks(&[1.0]) }
+}
+
+/// A tick value with as many decimals as its first significant digit needs (0.005, 0.02, 0.1).
+fn tick_label(y: f64) -> String {
+    let decimals = (-y.log10().floor()).max(0.0) as usize;
+    format!("{y:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn ticks_are_few_and_round() {
+        assert_eq!(x_ticks(1.0), [0.0, 1.0]);
+        assert_eq!(x_ticks(20.0), [0.0, 5.0, 10.0, 15.0, 20.0]);
+        assert_eq!(x_ticks(3.0), [0.0, 1.0, 2.0, 3.0]);
+        let labels: Vec<String> = y_ticks(0.005, 0.12).into_iter().map(tick_label).collect();
+        assert_eq!(labels, ["0.005", "0.01", "0.02", "0.05", "0.1"]);
+        // A span of many decades keeps only the powers of ten.
+        let labels: Vec<String> = y_ticks(1e-5, 1.5).into_iter().map(tick_label).collect();
+        assert_eq!(labels, ["0.00001", "0.0001", "0.001", "0.01", "0.1", "1"]);
+    }
 }
