@@ -155,7 +155,6 @@ fn plot(
     }
     let (left, bottom) = chart.backend_coord(&(0.0, low));
     let (right, top) = chart.backend_coord(&(epochs, high));
-    root.draw(&Rectangle::new([(left, top), (right, bottom)], BLACK))?;
     text("epoch", ((left + right) / 2, bottom + 20), "center", "top");
     context.set_font("14px sans-serif");
     text("MSE per pixel", ((left + right) / 2, top - 8), "center", "bottom");
