@@ -192,6 +192,14 @@ impl Model {
             .expect("every model has parameters")
     }
 
+    /// This model on `device`: itself if it is there already, else a fork to it.
+    pub fn on(self, device: &Device) -> Model {
+        match self.device() == *device {
+            true => self,
+            false => self.fork(device),
+        }
+    }
+
     /// A copy of this model (without autodiff) on `device`, its tensors read back
     /// asynchronously: in the browser a WebGPU tensor cannot be read synchronously, so
     /// `Module::fork` cannot leave the GPU there.

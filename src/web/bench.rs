@@ -2,7 +2,6 @@
 //! from the page's own runs; inference has no run to watch, so this times it:
 //! `await window.wasmBindings.inferenceSpeed(batch, seconds)`.
 
-use burn::module::Module;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -39,10 +38,7 @@ pub async fn inference_speed(batch: usize, seconds: f64) -> Result<JsValue, JsVa
     .ok_or("the lab has no data loaded yet")?;
     // A worker's run, paused for this probe, shows its weights from the CPU: time them on the
     // page's backend all the same.
-    let model = match model.device() == backend.device {
-        true => model,
-        false => model.fork(&backend.device),
-    };
+    let model = model.on(&backend.device);
     let batch = batch.clamp(1, test.len());
     let reconstruct = async |first: usize| {
         let indices: Vec<usize> = (first..first + batch).map(|i| i % test.len()).collect();

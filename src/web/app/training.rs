@@ -1,8 +1,6 @@
 //! The controller's run transitions: Start, Pause/Resume, Reset, the page engine's frames,
 //! the training worker's reports, and the end of a run.
 
-use burn::module::Module;
-
 use super::{App, Changes, Effect, Origin, PageAdvance, Status, WorkerState, validation_batch};
 use crate::data::Split;
 use crate::training::{Progress, TrainConfig};
@@ -319,9 +317,7 @@ impl App {
             Engine::Worker => Vec::new(),
         };
         // The worker's weights were shown from the CPU: the model goes back to the page's device.
-        if self.model.model.device() != self.backend.device {
-            self.model.model = self.model.model.clone().fork(&self.backend.device);
-        }
+        self.model.model = self.model.model.clone().on(&self.backend.device);
         match error {
             Some(message) => {
                 self.error(message);

@@ -53,6 +53,13 @@ impl View for Chart {
     }
 }
 
+/// The three curves: label, colour and line width (the legend and the lines alike).
+const LEGEND: [(&str, RGBColor, u32); 3] = [
+    ("train (smoothed, per step)", RGBColor(160, 190, 230), 1),
+    ("train (epoch)", BLUE, 2),
+    ("validation (epoch)", RED, 2),
+];
+
 /// The plot's margins on the canvas, in pixels: the text goes there.
 const TOP: u32 = 28;
 const BOTTOM: u32 = 38;
@@ -125,15 +132,18 @@ fn plot(
                     .map(|&y| PathElement::new(vec![(0.0, y), (epochs, y)], grid)),
             ),
     )?;
-    let step_colour = RGBColor(160, 190, 230);
+    let [(_, step_colour, _), (_, train_colour, width), (_, validation_colour, _)] = LEGEND;
     chart.draw_series(LineSeries::new(
         thin(&curves.steps, MAX_STEP_POINTS),
         &step_colour,
     ))?;
-    for (points, colour) in [(&curves.train, BLUE), (&curves.validation, RED)] {
+    for (points, colour) in [
+        (&curves.train, train_colour),
+        (&curves.validation, validation_colour),
+    ] {
         chart.draw_series(LineSeries::new(
             points.iter().copied(),
-            colour.stroke_width(2),
+            colour.stroke_width(width),
         ))?;
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
     }
@@ -161,15 +171,10 @@ fn plot(
 
     // The legend, upper right inside the plot.
     context.set_font("12px sans-serif");
-    let entries = [
-        ("train (smoothed, per step)", "rgb(160,190,230)", 1.0),
-        ("train (epoch)", "blue", 2.0),
-        ("validation (epoch)", "red", 2.0),
-    ];
     let (x, mut y) = (f64::from(right - 190), f64::from(top + 14));
-    for (label, colour, width) in entries {
-        context.set_stroke_style_str(colour);
-        context.set_line_width(width);
+    for (label, RGBColor(r, g, b), width) in LEGEND {
+        context.set_stroke_style_str(&format!("rgb({r},{g},{b})"));
+        context.set_line_width(f64::from(width));
         context.begin_path();
         context.move_to(x, y);
         context.line_to(x + 18.0, y);
