@@ -13,6 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 use mnist_ae::cli::device::{self, DeviceKind, Opened};
 use mnist_ae::data::{IMAGE_PIXELS, ImageSet};
 use mnist_ae::model::ModelKind;
+use mnist_ae::model::conv::same_conv3x3;
 use mnist_ae::model::matmul::{self, GpuMatmul};
 use mnist_ae::training::{TrainConfig, Trainer};
 use pollster::block_on;
@@ -91,11 +92,6 @@ fn ffnn_learns_on_wgpu_as_on_the_cpu_with_the_blocked_matmul() {
 fn the_blocked_matmul_and_its_gradients_match_the_cpu() {
     let (gpu, _kernel) = wgpu_with(GpuMatmul::Blocked);
     let cpu = device::open(DeviceKind::Cpu).unwrap();
-    let values = |count: usize, salt: usize| -> Vec<f32> {
-        (0..count)
-            .map(|i| ((i * 7919 + salt) % 1000) as f32 / 500.0 - 1.0)
-            .collect()
-    };
     let (a, b) = (values(784 * 19, 1), values(28 * 784, 2));
     // [784, 19]ᵀ @ [28, 784]ᵀ: both operands transposed views. The gradients: [19, 28] @ [28,
     // 784] and [784, 19] @ [19, 28], row-major.
@@ -107,28 +103,74 @@ fn the_blocked_matmul_and_its_gradients_match_the_cpu() {
             Tensor::<2>::from_data(TensorData::new(b.clone(), [28, 784]), &device).require_grad();
         let out = matmul::matmul(a.clone().transpose(), b.clone().transpose());
         let grads = (out.clone() * out.clone()).sum().backward();
-        let read = |t: Tensor<2>| -> Vec<f32> {
-            block_on(t.into_data_async())
-                .unwrap()
-                .try_to_vec::<f32>()
-                .unwrap()
-        };
         let grad_a = a.grad(&grads).unwrap();
         let grad_b = b.grad(&grads).unwrap();
         [read(out), read(grad_a), read(grad_b)]
     };
-    let (on_gpu, on_cpu) = (run(&gpu.device), run(&cpu.device));
-    for (name, (g, c)) in ["product", "d lhs", "d rhs"]
+    assert_close("matmul", &run(&gpu.device), &run(&cpu.device));
+}
+
+/// `count` values in [-1, 1), spread and different for each `salt`.
+fn values(count: usize, salt: usize) -> Vec<f32> {
+    (0..count)
+        .map(|i| ((i * 7919 + salt) % 1000) as f32 / 500.0 - 1.0)
+        .collect()
+}
+
+fn read<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    block_on(tensor.into_data_async())
+        .unwrap()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+/// An op's result and its two gradients on the GPU against the CPU, within 1e-5 of the largest.
+fn assert_close(case: &str, on_gpu: &[Vec<f32>; 3], on_cpu: &[Vec<f32>; 3]) {
+    for (name, (g, c)) in ["result", "d first", "d second"]
         .iter()
-        .zip(on_gpu.iter().zip(&on_cpu))
+        .zip(on_gpu.iter().zip(on_cpu))
     {
-        assert_eq!(g.len(), c.len(), "{name}");
+        assert_eq!(g.len(), c.len(), "{case}, {name}");
         let scale = c.iter().fold(0f32, |m, v| m.max(v.abs()));
         let worst = g.iter().zip(c).fold(0f32, |m, (g, c)| m.max((g - c).abs()));
         assert!(
             worst <= 1e-5 * scale,
-            "{name}: differs by {worst} (scale {scale})"
+            "{case}, {name}: differs by {worst} (scale {scale})"
         );
+    }
+}
+
+/// The conv models' 3 × 3 convolution on our kernels, forward and both gradients, against
+/// burn's convolution on the CPU: one, four-and-some and sixteen output channels, widths and
+/// heights that are not multiples of the kernels' blocks of 4 pixels or bands of 4 rows.
+#[test]
+fn our_convolution_and_its_gradients_match_the_cpu() {
+    let (gpu, _kernel) = wgpu_with(GpuMatmul::Blocked);
+    let cpu = device::open(DeviceKind::Cpu).unwrap();
+    for [images, c_in, c_out, height, width] in
+        [[3, 5, 6, 13, 14], [2, 16, 1, 9, 7], [2, 4, 16, 14, 14]]
+    {
+        let x = values(images * c_in * height * width, 3);
+        let weight = values(c_out * c_in * 9, 4);
+        let run = |device: &burn::tensor::Device| {
+            let device = device.clone().autodiff();
+            let x = Tensor::<4>::from_data(
+                TensorData::new(x.clone(), [images, c_in, height, width]),
+                &device,
+            )
+            .require_grad();
+            let weight = Tensor::<4>::from_data(
+                TensorData::new(weight.clone(), [c_out, c_in, 3, 3]),
+                &device,
+            )
+            .require_grad();
+            let out = same_conv3x3(x.clone(), weight.clone());
+            let grads = (out.clone() * out.clone()).sum().backward();
+            let (grad_x, grad_w) = (x.grad(&grads).unwrap(), weight.grad(&grads).unwrap());
+            [read(out), read(grad_x), read(grad_w)]
+        };
+        let case = format!("{images}×{c_in}→{c_out}, {height}×{width}");
+        assert_close(&case, &run(&gpu.device), &run(&cpu.device));
     }
 }
 

@@ -13,7 +13,7 @@
 //! through the same op) and, in the page's build, burn's kernel fusion (which runs it as one
 //! opaque step between the element-wise chains it merges).
 
-mod blocked;
+pub(super) mod blocked;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,6 +59,11 @@ pub fn use_gpu_matmul(kernel: GpuMatmul) {
     BLOCKED.store(kernel == GpuMatmul::Blocked, Ordering::Relaxed);
 }
 
+/// Whether the GPU runs our kernels rather than burn's (the convolutions follow the same choice).
+pub(super) fn ours_on_gpu() -> bool {
+    BLOCKED.load(Ordering::Relaxed)
+}
+
 /// A dense layer, `x @ weight + bias`, with burn's `Linear` holding the parameters.
 pub fn dense(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
     let product = matmul(x, linear.weight.val());
@@ -90,7 +95,7 @@ impl DenseMatmul for Flex {}
 
 impl DenseMatmul for CubeBackend {
     fn dense_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
-        if BLOCKED.load(Ordering::Relaxed) {
+        if ours_on_gpu() {
             blocked::blocked_matmul(lhs, rhs)
         } else {
             Self::float_matmul(lhs, rhs)

@@ -4,6 +4,7 @@
 //! ([`Model::encode`]) and back ([`Model::decode`]); [`Model::forward`] reconstructs.
 //! [`read_values`] brings results back to the host, the one way that works on every device.
 
+pub mod conv;
 mod conv_transpose;
 mod deep;
 mod encoder;

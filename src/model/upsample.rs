@@ -7,7 +7,8 @@ use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode}
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
-use super::encoder::{ConvEncoder, conv3x3};
+use super::conv::conv3x3;
+use super::encoder::{ConvEncoder, layer3x3};
 
 /// Encoder as `conv-transpose`; decoder: nearest ×2 + Conv(c→16, 3×3)+ReLU,
 /// nearest ×2 + Conv(16→1, 3×3)+Sigmoid.
@@ -27,8 +28,8 @@ impl Upsample {
                 .with_scale_factor(Some([2.0, 2.0]))
                 .with_mode(InterpolateMode::Nearest)
                 .init(),
-            conv1: conv3x3(code_channels, 16, device),
-            conv2: conv3x3(16, 1, device),
+            conv1: layer3x3(code_channels, 16, device),
+            conv2: layer3x3(16, 1, device),
         }
     }
 
@@ -40,7 +41,7 @@ impl Upsample {
     /// `[n, c·49]` → `[n, 1, 28, 28]`.
     pub fn decode(&self, code: Tensor<2>) -> Tensor<4> {
         let x = self.encoder.unflatten(code);
-        let x = relu(self.conv1.forward(self.upscale.forward(x)));
-        sigmoid(self.conv2.forward(self.upscale.forward(x)))
+        let x = relu(conv3x3(&self.conv1, self.upscale.forward(x)));
+        sigmoid(conv3x3(&self.conv2, self.upscale.forward(x)))
     }
 }

@@ -15,14 +15,14 @@ use burn_cubecl::kernel::matmul::init_matmul_output;
 use cubecl::prelude::*;
 
 /// Rows of the output one invocation computes, and the width of each of its two column halves.
-const FOUR: usize = 4;
+pub(in crate::model) const FOUR: usize = 4;
 /// Columns of the output one invocation computes.
 const COLUMNS: usize = 2 * FOUR;
 /// Invocations per workgroup along the output's columns and rows.
 const GROUP: (u32, u32) = (8, 4);
 
 /// Four values side by side: four columns of a block row's sums, or of a row of `rhs`.
-type Four<F> = Vector<F, Const<4>>;
+pub(in crate::model) type Four<F> = Vector<F, Const<4>>;
 
 #[cube(launch_unchecked)]
 fn blocked_matmul_kernel<F: Float, R: Size>(
@@ -87,7 +87,11 @@ fn offset(index: usize, len: usize, stride: usize) -> usize {
 
 /// The offsets of four columns from `first` on, clamped to the last one.
 #[cube]
-fn offsets(first: usize, len: usize, stride: usize) -> (usize, usize, usize, usize) {
+pub(in crate::model) fn offsets(
+    first: usize,
+    len: usize,
+    stride: usize,
+) -> (usize, usize, usize, usize) {
     (
         offset(first, len, stride),
         offset(first + 1, len, stride),
@@ -99,7 +103,7 @@ fn offsets(first: usize, len: usize, stride: usize) -> (usize, usize, usize, usi
 /// Four columns of one row of `rhs`, at the offsets `cols` from `at`: one load where the rows
 /// are read four values at a time, else four.
 #[cube]
-fn rhs_four<F: Float, R: Size>(
+pub(in crate::model) fn rhs_four<F: Float, R: Size>(
     rhs: &Tensor<Vector<F, R>>,
     at: usize,
     cols: (usize, usize, usize, usize),
