@@ -2,12 +2,13 @@
 //! memory (SwiftShader), in the spirit of `matmul/blocked.rs`.
 //!
 //! burn's direct kernel computes one output value per invocation and loads an input and a weight
-//! for each multiply-add. Here the forward pass computes 4 neighbouring pixels × 4 output channels
-//! per invocation: per input channel and kernel row, 6 input values and 3 rows of 4 weights feed
-//! 48 multiply-adds. The weights' gradient slides a 3 × 3 window along image rows: per pixel, 3
-//! new input values and 4 output gradients feed 36 multiply-adds, into partial sums per band of
-//! rows that one reduction adds up. The inputs' gradient is the forward kernel with the weights
-//! flipped and transposed. No workgroup memory, no barriers; reads are clamped and masked.
+//! for each multiply-add. Here the forward pass computes 8 neighbouring pixels × 4 output channels
+//! per invocation: per input channel and kernel row, 10 input values and 3 vectors of 4 weights
+//! feed 96 multiply-adds. The weights' gradient slides a 3 × 3 window along bands of image rows:
+//! per pixel, 3 new input values and 4 output gradients feed 36 multiply-adds, into partial sums
+//! per band that one reduction adds up. The inputs' gradient is the forward kernel with the
+//! weights turned and transposed (`conv.rs`). Both read a zero-padded copy of their input, so
+//! their loops check no bounds; no workgroup memory, no barriers. docs/speed.md has the figures.
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn_cubecl::ops::numeric::empty_device_dtype;
@@ -20,7 +21,7 @@ use crate::model::matmul::blocked::{FOUR, Four, offsets};
 /// Neighbouring pixels of a row per invocation of the convolution.
 const PIXELS: usize = 8;
 /// Image rows per invocation of the weights' gradient (one partial sum per band of rows).
-pub const ROWS: usize = 4;
+const ROWS: usize = 4;
 /// Invocations per workgroup.
 const GROUP: u32 = 64;
 
