@@ -86,8 +86,6 @@ pub trait SameConv3x3: Backend {
 
 impl SameConv3x3 for Flex {}
 
-type Gpu = CubeBackend;
-
 impl SameConv3x3 for CubeBackend {
     fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         if !ours_on_gpu() {
@@ -95,8 +93,8 @@ impl SameConv3x3 for CubeBackend {
         }
         // [c_out, c_in, 3, 3] → [c_in·9, c_out]: the rows of an im2col product.
         let [c_out, c_in, _, _] = weight.meta.shape().dims();
-        let columns = Gpu::float_reshape(
-            Gpu::float_permute(weight, &[1, 2, 3, 0]),
+        let columns = Self::float_reshape(
+            Self::float_permute(weight, &[1, 2, 3, 0]),
             Shape::new([c_in * 9, c_out]),
         );
         kernels::conv3x3(x, whole_fours(columns), c_out)
@@ -113,9 +111,9 @@ impl SameConv3x3 for CubeBackend {
         // The same convolution from the output's channels back to the input's, with each
         // kernel turned by 180°: [c_out, c_in, 3, 3] → [c_out·9, c_in].
         let [c_out, c_in, _, _] = weight.meta.shape().dims();
-        let turned = Gpu::float_flip(weight, &[2, 3]);
-        let columns = Gpu::float_reshape(
-            Gpu::float_permute(turned, &[0, 2, 3, 1]),
+        let turned = Self::float_flip(weight, &[2, 3]);
+        let columns = Self::float_reshape(
+            Self::float_permute(turned, &[0, 2, 3, 1]),
             Shape::new([c_out * 9, c_in]),
         );
         kernels::conv3x3(grad, whole_fours(columns), c_in)
@@ -131,23 +129,23 @@ impl SameConv3x3 for CubeBackend {
         }
         let shape = weight.meta.shape().clone();
         let partials = kernels::weight_grad_partials(x, grad);
-        Gpu::float_reshape(Gpu::float_sum_dim(partials, 0), shape)
+        Self::float_reshape(Self::float_sum_dim(partials, 0), shape)
     }
 }
 
 /// `columns` `[rows, c]` with zero columns up to a multiple of four (the kernel reads four
 /// channels at a time), contiguous.
-fn whole_fours(columns: FloatTensor<Gpu>) -> FloatTensor<Gpu> {
+fn whole_fours(columns: FloatTensor<CubeBackend>) -> FloatTensor<CubeBackend> {
     let [rows, channels] = columns.meta.shape().dims();
     if channels.is_multiple_of(4) {
         return into_contiguous(columns);
     }
-    let zeros = Gpu::float_zeros(
+    let zeros = CubeBackend::float_zeros(
         Shape::new([rows, channels.next_multiple_of(4) - channels]),
         &columns.device,
         columns.dtype.into(),
     );
-    Gpu::float_cat(vec![columns, zeros], 1)
+    CubeBackend::float_cat(vec![columns, zeros], 1)
 }
 
 impl<B: Backend + SameConv3x3, C: CheckpointStrategy> SameConv3x3 for Autodiff<B, C> {

@@ -29,7 +29,8 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn_cubecl::CubeBackend;
 
-/// Which GPU kernel the dense layers' products use.
+/// Which GPU kernel the dense layers' products use (the conv models' 3 × 3 convolutions follow
+/// the same choice, `conv.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GpuMatmul {
     /// burn's own (tiled, shared memory).

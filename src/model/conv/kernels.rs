@@ -160,7 +160,6 @@ fn weight_grad_kernel<F: Float>(
     let band = pos / (c_in * c_blocks) % bands;
     let n = pos / (c_in * c_blocks * bands);
     let plane = n * padded.stride(0) + ci * padded.stride(1);
-    let step = padded.stride(3);
     let g_plane = n * grad.stride(0);
     let g_channels = offsets(co0, c_out, grad.stride(1));
     let zero = Four::<F>::broadcast(F::new(0.0));
@@ -177,15 +176,14 @@ fn weight_grad_kernel<F: Float>(
             let row2 = row1 + padded.stride(2);
             // The window's columns x - 1 (a), x (b) and x + 1 (c), one value per row.
             let (mut a0, mut a1, mut a2) = (padded[row0], padded[row1], padded[row2]);
-            let (mut b0, mut b1, mut b2) = (
-                padded[row0 + step],
-                padded[row1 + step],
-                padded[row2 + step],
-            );
+            let (mut b0, mut b1, mut b2) = (padded[row0 + 1], padded[row1 + 1], padded[row2 + 1]);
             let g_row = g_plane + y * grad.stride(2);
             for x in 0..width {
-                let at = (x + 2) * step;
-                let (c0, c1, c2) = (padded[row0 + at], padded[row1 + at], padded[row2 + at]);
+                let (c0, c1, c2) = (
+                    padded[row0 + x + 2],
+                    padded[row1 + x + 2],
+                    padded[row2 + x + 2],
+                );
                 let at = g_row + x * grad.stride(3);
                 let mut g = Four::<F>::empty();
                 g.insert(0usize, grad[at + g_channels.0]);
