@@ -7,11 +7,13 @@
 //! call (asynchronous, as WebGPU requires), which is also where divergence is caught and the
 //! last good weights restored.
 
+mod adam;
+
 use std::sync::Arc;
 
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -82,7 +84,7 @@ pub enum TrainError {
 
 /// Adam with the reference protocol's settings (the learning rate is passed per step).
 fn adam() -> ModuleOptimizer {
-    AdamConfig::new().with_epsilon(1e-8).init()
+    ModuleOptimizer::from(adam::Adam::default())
 }
 
 /// Losses of one finished epoch.

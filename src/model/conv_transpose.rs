@@ -2,11 +2,12 @@
 
 use burn::module::Module;
 use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::encoder::ConvEncoder;
 use super::matmul::matmul;
+use super::sigmoid::sigmoid;
 
 /// Encoder: Conv(1→16)+ReLU, MaxPool 2, Conv(16→c)+ReLU, MaxPool 2 (code c×7×7).
 /// Decoder: ConvTranspose(c→16, k2, s2)+ReLU, ConvTranspose(16→1, k2, s2)+Sigmoid.

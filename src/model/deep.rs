@@ -2,10 +2,11 @@
 
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::matmul::dense;
+use super::sigmoid::sigmoid;
 use crate::data::IMAGE_PIXELS;
 
 const HIDDEN: [usize; 3] = [1000, 500, 250];

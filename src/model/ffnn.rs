@@ -2,10 +2,11 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::matmul::dense;
+use super::sigmoid::sigmoid;
 use crate::data::IMAGE_PIXELS;
 
 /// Linear 784→code + ReLU, Linear code→784 + Sigmoid.

@@ -11,6 +11,7 @@ mod encoder;
 mod ffnn;
 pub mod matmul;
 mod read;
+mod sigmoid;
 mod upsample;
 
 use std::fmt;

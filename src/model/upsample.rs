@@ -4,11 +4,12 @@
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::conv::conv3x3;
 use super::encoder::{ConvEncoder, layer3x3};
+use super::sigmoid::sigmoid;
 
 /// Encoder as `conv-transpose`; decoder: nearest ×2 + Conv(c→16, 3×3)+ReLU,
 /// nearest ×2 + Conv(16→1, 3×3)+Sigmoid.

@@ -4,7 +4,7 @@
 //
 //   node tests/bench/bench.mjs [--seconds 10] [--models ffnn,deep] [--libraries lab,tfjs,jax]
 //                              [--paths webgpu,webgpu-page,cpu-worker,cpu-page] [--smoke] [--out results.json] [--dist dist]
-//                              [--settle 0]
+//                              [--settle 0] [--chromium-flag=--js-flags=--prof ...]
 //
 // The lab is timed through its page, as a person uses it: each path (WebGPU or the CPU, in
 // the training worker or on the page) × model × batch size in a fresh page, training on
@@ -27,7 +27,7 @@ const ROOT = path.resolve(HERE, '../..');
 
 const USAGE = `usage: scripts/bench.sh [--seconds S] [--models ffnn,conv-transpose,upsample,deep]
   [--libraries lab,tfjs,jax] [--paths webgpu,webgpu-page,cpu-worker,cpu-page] [--smoke]
-  [--out results.json] [--dist dist] [--settle S]`;
+  [--out results.json] [--dist dist] [--settle S] [--chromium-flag F ...]`;
 const { values: options } = parseArgsOrExit({
   options: {
     seconds: { type: 'string' },
@@ -38,6 +38,9 @@ const { values: options } = parseArgsOrExit({
     paths: { type: 'string', default: 'webgpu,webgpu-page,cpu-worker,cpu-page' },
     dist: { type: 'string', default: path.join(ROOT, 'dist') }, // another build of the page
     settle: { type: 'string', default: '0' }, // seconds between choosing the model and Start
+    // More Chromium flags, e.g. V8's profiler: --chromium-flag=--no-sandbox
+    // --chromium-flag=--js-flags=--prof (docs/NOTES.md, "Profiling the wasm").
+    'chromium-flag': { type: 'string', multiple: true, default: [] },
   },
 });
 /** Node's parseArgs, with a one-line error and the usage instead of a stack trace. */
@@ -73,7 +76,7 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
   '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css' };
 // The e2e tests' flags: WebGPU on SwiftShader.
 const ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
-  '--use-angle=swiftshader', '--disable-quic'];
+  '--use-angle=swiftshader', '--disable-quic', ...options['chromium-flag']];
 
 function serve() {
   const server = http.createServer((req, res) => {
