@@ -14,8 +14,20 @@ pub const VALIDATION_FRACTION: f64 = 0.2;
 
 /// A stored pixel as the models see it: 0–255 → [0, 1].
 pub fn unit(pixel: u8) -> f32 {
-    f32::from(pixel) / 255.0
+    UNITS[usize::from(pixel)]
 }
+
+/// `p / 255` for every pixel value `p`, computed once: a batch's conversion is then one load per
+/// pixel instead of a division (3 % of a CPU `ffnn` step in wasm).
+const UNITS: [f32; 256] = {
+    let mut units = [0.0; 256];
+    let mut p = 0;
+    while p < 256 {
+        units[p] = p as f32 / 255.0;
+        p += 1;
+    }
+    units
+};
 
 /// A set of 28×28 grey images (row-major `u8`, 0 = black) with their labels.
 #[derive(Debug, Clone)]
@@ -240,5 +252,6 @@ mod tests {
         assert_eq!(values[0], 1.0);
         assert_eq!(values.iter().sum::<f32>(), 1.0);
         assert_eq!(unit(51), 0.2);
+        assert!((0..=255).all(|p| unit(p) == f32::from(p) / 255.0));
     }
 }

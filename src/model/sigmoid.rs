@@ -89,15 +89,13 @@ const LOG2_E: f32x8 = f32x8::splat(std::f32::consts::LOG2_E);
 /// ln 2 in two parts, so that `n · LN2_HI` is exact (Cody and Waite).
 const LN2_HI: f32x8 = f32x8::splat(0.693_359_4);
 const LN2_LO: f32x8 = f32x8::splat(-2.121_944_4e-4);
-/// Cephes' `expf` polynomial for e^r on |r| ≤ ln 2 / 2, highest degree first.
-const EXP_POLYNOMIAL: [f32x8; 6] = [
-    f32x8::splat(1.987_569_1e-4),
-    f32x8::splat(1.398_199_9e-3),
-    f32x8::splat(8.333_452e-3),
-    f32x8::splat(4.166_579_6e-2),
-    f32x8::splat(0.166_666_65),
-    f32x8::splat(0.5),
-];
+/// Cephes' `expf` polynomial for e^r on |r| ≤ ln 2 / 2: P5 r⁵ + … + P0.
+const P5: f32x8 = f32x8::splat(1.987_569_1e-4);
+const P4: f32x8 = f32x8::splat(1.398_199_9e-3);
+const P3: f32x8 = f32x8::splat(8.333_452e-3);
+const P2: f32x8 = f32x8::splat(4.166_579_6e-2);
+const P1: f32x8 = f32x8::splat(0.166_666_65);
+const P0: f32x8 = f32x8::splat(0.5);
 const EXPONENT_BIAS: i32x8 = i32x8::splat(127);
 
 /// The sigmoid of eight values; NaN stays NaN (a diverged run must show in the loss).
@@ -114,10 +112,8 @@ fn sigmoid8(x: f32x8) -> f32x8 {
 fn exp8(t: f32x8) -> f32x8 {
     let n = (t * LOG2_E).round();
     let r = t - n * LN2_HI - n * LN2_LO;
-    let mut p = EXP_POLYNOMIAL[0];
-    for c in &EXP_POLYNOMIAL[1..] {
-        p = p * r + *c;
-    }
+    // Horner's scheme written out: a loop over the coefficients stays a loop at opt-level "s".
+    let p = ((((P5 * r + P4) * r + P3) * r + P2) * r + P1) * r + P0;
     let e_r = p * (r * r) + r + f32x8::ONE;
     let two_n: f32x8 = cast((n.round_int() + EXPONENT_BIAS) << 23);
     e_r * two_n
