@@ -6,9 +6,8 @@
 //! a time with the scalar `expf` (in wasm, Rust's software libm). In the page's CPU worker that
 //! was a third of an `ffnn` training step at batch 64 (V8's profile, docs/speed.md). Here the
 //! gradient is `grad · s · (1 − s)` from the kept output `s`, and on the CPU the forward pass
-//! runs on `wide`'s vector `exp`, eight values at a time. On the GPU the ops are burn's own
-//! sigmoid and sigmoid gradient, which burn's kernel fusion merges into the decoder's
-//! element-wise chain as before.
+//! runs eight values at a time (`wide`'s vectors, Cephes' `expf`). On the GPU it is burn's own
+//! sigmoid: with the output kept, the page's WebGPU training was slower (docs/speed.md).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -18,29 +17,30 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{DType, Tensor};
-use burn_cubecl::CubeBackend;
+use burn::tensor::{DType, Device, Tensor};
 use wide::bytemuck::cast;
 use wide::{f32x8, i32x8};
 
-/// `1 / (1 + e^−x)`, element-wise.
+/// `1 / (1 + e^−x)`, element-wise: ours on the CPU, burn's on the GPU.
 pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    Tensor::from_dispatch(<Dispatch as OutputSigmoid>::output_sigmoid(
-        x.into_dispatch(),
-    ))
+    if x.device().inner() == Device::flex() {
+        Tensor::from_dispatch(<Dispatch as OutputSigmoid>::output_sigmoid(
+            x.into_dispatch(),
+        ))
+    } else {
+        burn::tensor::activation::sigmoid(x)
+    }
 }
 
-/// The op and its gradient. Their default bodies are the backend's own.
-#[backend_extension(Flex, Cube, Autodiff, Fusion: cfg(target_family = "wasm"))]
+/// The op and its gradient, for the CPU (their default bodies are the backend's own).
+#[backend_extension(Flex, Autodiff)]
 pub trait OutputSigmoid: Backend {
     /// `1 / (1 + e^−x)`.
-    #[fusion(default)]
     fn output_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::sigmoid(x)
     }
 
     /// `grad · s · (1 − s)`, from the op's output `s`.
-    #[fusion(default)]
     fn output_sigmoid_grad(
         output: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -63,8 +63,6 @@ impl OutputSigmoid for Flex {
         out
     }
 }
-
-impl OutputSigmoid for CubeBackend {}
 
 /// `values[i] ← 1 / (1 + e^−values[i])`, eight at a time.
 fn sigmoid_in_place(values: &mut [f32]) {
@@ -153,7 +151,7 @@ impl<B: Backend + OutputSigmoid, C: CheckpointStrategy> OutputSigmoid for Autodi
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::{Device, TensorData, Tolerance};
+    use burn::tensor::{TensorData, Tolerance};
 
     use super::*;
     // under wasm-bindgen-test.

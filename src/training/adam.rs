@@ -2,36 +2,44 @@
 //! parameter on the CPU.
 //!
 //! burn's Adam is a dozen tensor ops per parameter, each a pass over it and most a new buffer.
-//! On the GPU burn's kernel fusion merges them; on the CPU (burn-flex) each runs alone, and the
-//! second moment's tiny values sink into subnormal floats, on which every multiply costs about
-//! 40× a normal one (no flush-to-zero in wasm). In the page's CPU worker that made Adam about a
-//! third of an `ffnn` training step (V8's profile, docs/speed.md). Here the CPU updates the
-//! parameter and both moments in place in one pass, eight values at a time, and flushes subnormal
-//! moments to zero, as ML libraries do on CPUs (TensorFlow sets flush-to-zero). On the GPU the
-//! op is burn's sequence of tensor ops, which fusion merges as before.
+//! On the GPU burn's kernel fusion merges them; on the CPU (burn-flex) each runs alone, and in the
+//! page's CPU worker Adam's scalar multiplications alone were about 30 % of an `ffnn` training
+//! step (V8's profile, docs/speed.md). Here the CPU updates the parameter and both moments in
+//! place in one pass, eight values at a time. Moments below the least normal f32 are flushed to
+//! zero, as ML libraries do on CPUs (TensorFlow sets flush-to-zero): wasm has no flush-to-zero
+//! mode, and a multiply of a subnormal costs about 40× a normal one here (in the runs measured
+//! they were rare, a handful per step). On the GPU it is burn's Adam, whose ops fusion merges.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::optim::{AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::tensor::{DType, Device, Tensor};
-use burn_cubecl::CubeBackend;
 use wide::f32x8;
 
 /// Adam with β₁ 0.9, β₂ 0.999 and ε 1e-8 (the reference protocol's; the learning rate comes
 /// with each step).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Adam {
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
+    /// burn's, with the same settings, for the GPU.
+    burns: burn::optim::Adam,
 }
 
 impl Default for Adam {
     fn default() -> Self {
+        let (beta_1, beta_2, epsilon) = (0.9, 0.999, 1e-8);
+        let burns = AdamConfig::new()
+            .with_beta_1(beta_1)
+            .with_beta_2(beta_2)
+            .with_epsilon(epsilon)
+            .build();
         Self {
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-8,
+            beta_1,
+            beta_2,
+            epsilon,
+            burns,
         }
     }
 }
@@ -46,6 +54,9 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
+        if tensor.device().inner() != Device::flex() {
+            return self.burns.step(lr, tensor, grad, state);
+        }
         // The first step starts from zero moments, which gives burn's first step exactly.
         let (time, moment_1, moment_2) = match state {
             Some(state) => {
@@ -108,12 +119,11 @@ impl Factors {
     }
 }
 
-/// The op. Its default body is burn's Adam as tensor ops.
-#[backend_extension(Flex, Cube, Fusion: cfg(target_family = "wasm"))]
+/// The op, for the CPU. Its default body is burn's Adam as tensor ops.
+#[backend_extension(Flex)]
 pub trait AdamUpdate: Backend {
     /// One step for one parameter: the parameter and both moments, updated.
     #[allow(clippy::too_many_arguments)]
-    #[fusion(default)]
     fn adam_update(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -160,8 +170,6 @@ fn tensor_ops_update<B: Backend>(
     let param = B::float_sub(param, B::float_mul_scalar(update, f.lr.into()));
     (param, moment_1, moment_2)
 }
-
-impl AdamUpdate for CubeBackend {}
 
 impl AdamUpdate for Flex {
     fn adam_update(
@@ -340,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn the_tensor_ops_update_for_the_gpu_matches_the_fused_one() {
+    fn the_tensor_ops_fallback_matches_the_fused_update() {
         let device = Device::flex();
         let factors = Factors::new(&Adam::default(), 1e-3, 3);
         // A parameter, its gradient and two moments (the second one positive, as it must be).
