@@ -7,7 +7,8 @@
 //! was a third of an `ffnn` training step at batch 64 (V8's profile, docs/speed.md). Here the
 //! gradient is `grad · s · (1 − s)` from the kept output `s`, and on the CPU the forward pass
 //! runs eight values at a time (`wide`'s vectors, Cephes' `expf`). On the GPU it is burn's own
-//! sigmoid: with the output kept, the page's WebGPU training was slower (docs/speed.md).
+//! sigmoid, which burn's fusion merges into the decoder's element-wise chain (the same ops through
+//! this extension made no difference there: docs/speed.md).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -32,7 +33,8 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// The op and its gradient, for the CPU (their default bodies are the backend's own).
+/// The op and its gradient, for the CPU (the op's default body is burn's sigmoid, the
+/// gradient's burn-flex's one pass).
 #[backend_extension(Flex, Autodiff)]
 pub trait OutputSigmoid: Backend {
     /// `1 / (1 + e^−x)`.
@@ -81,7 +83,7 @@ fn sigmoid_in_place(values: &mut [f32]) {
 }
 
 // The constants below are `const`: a `splat` evaluated at run time fills its lanes in a loop at
-// the page's opt-level ("s"), which made this function four times slower in wasm.
+// the page's opt-level ("s"), which made this function about three times slower in wasm.
 const LIMIT: f32x8 = f32x8::splat(87.0);
 const LOG2_E: f32x8 = f32x8::splat(std::f32::consts::LOG2_E);
 /// ln 2 in two parts, so that `n · LN2_HI` is exact (Cody and Waite).
@@ -105,8 +107,8 @@ fn sigmoid8(x: f32x8) -> f32x8 {
 }
 
 /// e^t for t in [−87, 87], Cephes' `expf` (relative error about 1e-7): t = n·ln 2 + r with
-/// |r| ≤ ln 2 / 2, e^r by a polynomial, 2^n put in the exponent bits. (`wide`'s own `exp`
-/// handles every input and took four times as long in wasm.)
+/// |r| ≤ ln 2 / 2, e^r by a polynomial, 2^n put in the exponent bits. (`wide`'s own `exp` also
+/// takes inputs beyond that range, with branches and more selects per call.)
 fn exp8(t: f32x8) -> f32x8 {
     let n = (t * LOG2_E).round();
     let r = t - n * LN2_HI - n * LN2_LO;
@@ -154,6 +156,7 @@ mod tests {
     use burn::tensor::{TensorData, Tolerance};
 
     use super::*;
+    // In the browser (`cargo test --target wasm32-unknown-unknown`) the same tests run
     // under wasm-bindgen-test.
     #[cfg(target_family = "wasm")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
