@@ -119,7 +119,7 @@ impl Factors {
     }
 }
 
-/// The op, for the CPU. Its default body is burn's Adam as tensor ops.
+/// The op, for the CPU (the GPU takes burn's Adam).
 #[backend_extension(Flex)]
 pub trait AdamUpdate: Backend {
     /// One step for one parameter: the parameter and both moments, updated.
@@ -134,19 +134,11 @@ pub trait AdamUpdate: Backend {
         step_size: f32,
         epsilon: f32,
         lr: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let factors = Factors {
-            beta_1,
-            beta_2,
-            step_size,
-            epsilon,
-            lr,
-        };
-        tensor_ops_update::<Self>(param, grad, moment_1, moment_2, &factors)
-    }
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// burn's Adam (`burn-optim` `adam.rs`), op for op.
+/// burn's Adam (`burn-optim` `adam.rs`), op for op: for tensors the one-pass update does not
+/// take (views, other float types).
 fn tensor_ops_update<B: Backend>(
     param: FloatTensor<B>,
     grad: FloatTensor<B>,
