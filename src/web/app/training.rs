@@ -316,8 +316,6 @@ impl App {
             Engine::Page => vec![Effect::StopPageRun],
             Engine::Worker => Vec::new(),
         };
-        // The worker's weights were shown from the CPU: the model goes back to the page's device.
-        self.model.model = self.model.model.clone().on(&self.backend.device);
         match error {
             Some(message) => {
                 self.error(message);
@@ -327,6 +325,10 @@ impl App {
                 effects.extend(self.evaluate(Some(run.train_images.clamp(500, 10_000))));
             }
         }
+        // The worker's weights were shown from the CPU: the model goes back to the page's
+        // device, after the measurement took them (the worker's gets their values without a
+        // read-back from the GPU).
+        self.model.model = self.model.model.clone().on(&self.backend.device);
         effects
     }
 }
