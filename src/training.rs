@@ -8,6 +8,7 @@
 //! last good weights restored.
 
 mod adam;
+pub mod device_images;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{IMAGE_PIXELS, ImageSet, Split};
 use crate::model::{Model, ModelConfig, ModelError, ModelKind, ReadError};
+use device_images::DeviceImages;
 
 /// Hyper-parameters of a training run (defaults: the reference protocol).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +167,8 @@ pub struct Trainer {
     model: Model,
     optimizer: ModuleOptimizer,
     data: Arc<ImageSet>,
+    /// The training set on a GPU device, where batches are gathered (`None` on the CPU).
+    data_on_device: Option<DeviceImages>,
     split: Split,
     validation_batch: usize,
     rng: StdRng,
@@ -211,6 +215,7 @@ impl Trainer {
         let model = model.fork(&device.clone().autodiff()).train();
         let split = Split::new(data.len(), config.seed, config.train_limit);
         let optimizer = adam();
+        let data_on_device = on_gpu(&data, &device);
         let mut trainer = Self {
             validation_batch: DEFAULT_VALIDATION_BATCH,
             rng: StdRng::seed_from_u64(config.seed),
@@ -233,6 +238,7 @@ impl Trainer {
             model,
             optimizer,
             data,
+            data_on_device,
             split,
         };
         trainer.start_epoch();
@@ -261,7 +267,16 @@ impl Trainer {
         self.window_start = model.clone();
         self.last_good = model.clone();
         self.model = model;
+        self.data_on_device = on_gpu(&self.data, &device);
         self.device = device;
+    }
+
+    /// The images at `indices`: gathered on the GPU from the set kept there, else made on the host.
+    fn batch(&self, indices: &[usize]) -> Tensor<4> {
+        match &self.data_on_device {
+            Some(images) => images.batch(indices),
+            None => self.data.batch(indices, &self.device),
+        }
     }
 
     fn start_epoch(&mut self) {
@@ -305,7 +320,7 @@ impl Trainer {
         let batch_size = self.config.batch_size;
         let start = self.cursor * batch_size;
         let indices = &self.order[start..(start + batch_size).min(self.order.len())];
-        let images = self.data.batch(indices, &self.device.clone().autodiff());
+        let images = self.batch(indices).autodiff();
         let output = self.model.forward(images.clone());
         let loss = MseLoss::new().forward(output, images, Reduction::Mean);
         let weighted = loss.clone().detach().mul_scalar(indices.len() as f64);
@@ -332,7 +347,7 @@ impl Trainer {
             .validation_model
             .as_ref()
             .expect("set when validation starts");
-        let images = self.data.batch(indices, &self.device);
+        let images = self.batch(indices);
         let error = (model.forward(images.clone()) - images).square().sum();
         self.pending.validation.add(error, indices.len());
         self.cursor += 1;
@@ -477,6 +492,12 @@ impl Trainer {
     pub fn history(&self) -> &[EpochRecord] {
         &self.history
     }
+}
+
+/// `data` on `device` if it is a GPU: there a batch costs an upload of its indices instead of
+/// its pixels. The CPU reads the host's copy.
+fn on_gpu(data: &ImageSet, device: &Device) -> Option<DeviceImages> {
+    (*device != Device::flex()).then(|| DeviceImages::new(data, device))
 }
 
 /// One throwaway training step (and its read-back) of a fresh `kind` model at `batch_size`

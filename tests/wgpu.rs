@@ -15,6 +15,7 @@ use mnist_ae::data::{IMAGE_PIXELS, ImageSet};
 use mnist_ae::model::ModelKind;
 use mnist_ae::model::conv::same_conv3x3;
 use mnist_ae::model::matmul::{self, GpuMatmul};
+use mnist_ae::training::device_images::DeviceImages;
 use mnist_ae::training::{TrainConfig, Trainer};
 use pollster::block_on;
 
@@ -87,7 +88,7 @@ fn ffnn_learns_on_wgpu_as_on_the_cpu_with_the_blocked_matmul() {
 
 /// The dense layers' op on the blocked kernel, forward and both gradients, against burn's
 /// matmul on the CPU: transposed operands (read one value at a time) and row-major ones (four
-/// at a time), in sizes that are not multiples of its 4 × 8 blocks.
+/// at a time), in sizes that are not multiples of its 8 × 8 blocks.
 #[test]
 fn the_blocked_matmul_and_its_gradients_match_the_cpu() {
     let (gpu, _kernel) = wgpu_with(GpuMatmul::Blocked);
@@ -108,6 +109,26 @@ fn the_blocked_matmul_and_its_gradients_match_the_cpu() {
         [read(out), read(grad_a), read(grad_b)]
     };
     assert_close("matmul", &run(&gpu.device), &run(&cpu.device));
+}
+
+/// The training set kept on the GPU: a batch gathered there holds exactly the values of the
+/// host's batch, in the batch's order, with repeats and the first and last images; the same
+/// through burn's own ops on the CPU (the op's default body).
+#[test]
+fn batches_gathered_on_the_device_equal_the_hosts() {
+    let gpu = wgpu();
+    let cpu = device::open(DeviceKind::Cpu).unwrap();
+    let data = first_images(300);
+    let indices = [299, 0, 17, 17, 150, 298];
+    let on_host = read(data.batch(&indices, &cpu.device));
+    assert!(
+        on_host.contains(&1.0),
+        "pixels of 255 (top bit set) are in the batch"
+    );
+    for device in [&gpu.device, &cpu.device] {
+        let gathered = read(DeviceImages::new(&data, device).batch(&indices));
+        assert_eq!(gathered, on_host, "{device:?}");
+    }
 }
 
 /// `count` values in [-1, 1), spread and different for each `salt`.

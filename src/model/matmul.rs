@@ -35,7 +35,7 @@ use burn_cubecl::CubeBackend;
 pub enum GpuMatmul {
     /// burn's own (tiled, shared memory).
     Burn,
-    /// Ours (`matmul/blocked.rs`): 4 × 8 outputs per invocation, no shared memory or barriers.
+    /// Ours (`matmul/blocked.rs`): 8 × 8 outputs per invocation, no shared memory or barriers.
     Blocked,
 }
 

@@ -1,12 +1,15 @@
 //! A register-blocked matrix product for GPUs without fast workgroup memory (SwiftShader).
 //!
-//! Each invocation computes a block of 4 rows × 8 columns of the output from its own loads: per
-//! step along the shared dimension, 4 values of `lhs` and 8 of `rhs` (two loads where `rhs`'s
-//! rows are contiguous) feed 32 multiply-adds, where a per-element kernel loads two values per
-//! multiply-add. No workgroup memory and no barriers (SwiftShader emulates both at great cost),
-//! and the operands are read through their strides, so the transposed views of the backward
-//! pass need no copies. On SwiftShader it trains `ffnn` about 1.5× and `deep` about 2× faster
-//! than cubek's per-element kernel (docs/speed.md, "Our matmul kernel").
+//! Each invocation computes a block of 8 rows × 8 columns of the output from its own loads: per
+//! step along the shared dimension, 8 values of `lhs` and 8 of `rhs` (two loads where `rhs`'s
+//! rows are contiguous) feed 64 multiply-adds, where a per-element kernel loads two values per
+//! multiply-add. SwiftShader turns every load of a value that differs between invocations into
+//! one load per SIMD lane (a gather), however regular the addresses, so multiply-adds per load
+//! are what counts. No workgroup memory and no barriers (SwiftShader emulates both at great
+//! cost), and the operands are read through their strides, so the transposed views of the
+//! backward pass need no copies. On SwiftShader it trains `ffnn` about 1.5× and `deep` about 2×
+//! faster than cubek's per-element kernel (docs/speed.md, "Our matmul kernel"); 8 rows instead of
+//! 4 another 5–15 % (session 16 there).
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::tensor::FloatTensor;
@@ -14,10 +17,12 @@ use burn_cubecl::CubeBackend;
 use burn_cubecl::kernel::matmul::init_matmul_output;
 use cubecl::prelude::*;
 
-/// Rows of the output one invocation computes, and the width of each of its two column halves.
+/// The width of each of an invocation's two column halves (and of a vector of `rhs`).
 pub(in crate::model) const FOUR: usize = 4;
 /// Columns of the output one invocation computes.
 const COLUMNS: usize = 2 * FOUR;
+/// Rows of the output one invocation computes.
+const ROWS: usize = 8;
 /// Invocations per workgroup along the output's columns and rows.
 const GROUP: (u32, u32) = (8, 4);
 
@@ -34,7 +39,7 @@ fn blocked_matmul_kernel<F: Float, R: Size>(
     let rows = out.shape(0);
     let cols = out.shape(1);
     let depth = lhs.shape(1);
-    let row0 = ABSOLUTE_POS_Y as usize * FOUR;
+    let row0 = ABSOLUTE_POS_Y as usize * ROWS;
     let col0 = ABSOLUTE_POS_X as usize * COLUMNS;
     if row0 >= rows || col0 >= cols {
         terminate!();
@@ -46,37 +51,67 @@ fn blocked_matmul_kernel<F: Float, R: Size>(
     let a1 = offset(row0 + 1, rows, lhs_row);
     let a2 = offset(row0 + 2, rows, lhs_row);
     let a3 = offset(row0 + 3, rows, lhs_row);
+    let a4 = offset(row0 + 4, rows, lhs_row);
+    let a5 = offset(row0 + 5, rows, lhs_row);
+    let a6 = offset(row0 + 6, rows, lhs_row);
+    let a7 = offset(row0 + 7, rows, lhs_row);
     let left = offsets(col0, cols, rhs_col);
     let right = offsets(col0 + FOUR, cols, rhs_col);
     // Per block row, the sums of its left and right four columns.
     let zero = Four::<F>::broadcast(F::new(0.0));
-    let (mut left0, mut left1, mut left2, mut left3) = (zero, zero, zero, zero);
-    let (mut right0, mut right1, mut right2, mut right3) = (zero, zero, zero, zero);
+    let (mut left0, mut right0) = (zero, zero);
+    let (mut left1, mut right1) = (zero, zero);
+    let (mut left2, mut right2) = (zero, zero);
+    let (mut left3, mut right3) = (zero, zero);
+    let (mut left4, mut right4) = (zero, zero);
+    let (mut left5, mut right5) = (zero, zero);
+    let (mut left6, mut right6) = (zero, zero);
+    let (mut left7, mut right7) = (zero, zero);
     for step in 0..depth {
         let at = step * lhs_step;
         let x0 = Four::<F>::broadcast(lhs[at + a0]);
         let x1 = Four::<F>::broadcast(lhs[at + a1]);
         let x2 = Four::<F>::broadcast(lhs[at + a2]);
         let x3 = Four::<F>::broadcast(lhs[at + a3]);
+        let x4 = Four::<F>::broadcast(lhs[at + a4]);
+        let x5 = Four::<F>::broadcast(lhs[at + a5]);
+        let x6 = Four::<F>::broadcast(lhs[at + a6]);
+        let x7 = Four::<F>::broadcast(lhs[at + a7]);
         let b = rhs_four(rhs, step * rhs_step, left);
         left0 += x0 * b;
         left1 += x1 * b;
         left2 += x2 * b;
         left3 += x3 * b;
+        left4 += x4 * b;
+        left5 += x5 * b;
+        left6 += x6 * b;
+        left7 += x7 * b;
         let b = rhs_four(rhs, step * rhs_step, right);
         right0 += x0 * b;
         right1 += x1 * b;
         right2 += x2 * b;
         right3 += x3 * b;
+        right4 += x4 * b;
+        right5 += x5 * b;
+        right6 += x6 * b;
+        right7 += x7 * b;
     }
     write_four(out, row0, col0, left0);
     write_four(out, row0 + 1, col0, left1);
     write_four(out, row0 + 2, col0, left2);
     write_four(out, row0 + 3, col0, left3);
+    write_four(out, row0 + 4, col0, left4);
+    write_four(out, row0 + 5, col0, left5);
+    write_four(out, row0 + 6, col0, left6);
+    write_four(out, row0 + 7, col0, left7);
     write_four(out, row0, col0 + FOUR, right0);
     write_four(out, row0 + 1, col0 + FOUR, right1);
     write_four(out, row0 + 2, col0 + FOUR, right2);
     write_four(out, row0 + 3, col0 + FOUR, right3);
+    write_four(out, row0 + 4, col0 + FOUR, right4);
+    write_four(out, row0 + 5, col0 + FOUR, right5);
+    write_four(out, row0 + 6, col0 + FOUR, right6);
+    write_four(out, row0 + 7, col0 + FOUR, right7);
 }
 
 /// The offset of row or column `index` of `len`, clamped to the last one.
@@ -149,7 +184,7 @@ pub fn blocked_matmul(
     };
     let cube_count = CubeCount::Static(
         groups(cols, COLUMNS, GROUP.0),
-        groups(rows, FOUR, GROUP.1),
+        groups(rows, ROWS, GROUP.1),
         1,
     );
     // The rows of `rhs` are read four values at a time where they are contiguous and whole.
