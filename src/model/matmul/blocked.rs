@@ -9,7 +9,7 @@
 //! cost), and the operands are read through their strides, so the transposed views of the
 //! backward pass need no copies. On SwiftShader it trains `ffnn` about 1.5× and `deep` about 2×
 //! faster than cubek's per-element kernel (docs/speed.md, "Our matmul kernel"); 8 rows instead of
-//! 4 another 5–15 % (session 16 there).
+//! 4 made the page's `deep` another 20–40 % faster (docs/speed.md, "Session 16").
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::tensor::FloatTensor;
