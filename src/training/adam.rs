@@ -71,11 +71,7 @@ impl Optimizer for Adam {
             grad.into_dispatch(),
             moment_1.into_dispatch(),
             moment_2.into_dispatch(),
-            factors.beta_1,
-            factors.beta_2,
-            factors.step_size,
-            factors.epsilon,
-            factors.lr,
+            factors,
         );
         let momentum = AdaptiveMomentumState::new(
             time,
@@ -95,7 +91,8 @@ impl Optimizer for Adam {
 }
 
 /// The scalars of step `time`, computed as burn computes them (in f32).
-struct Factors {
+#[derive(Debug, Clone, Copy)]
+pub struct Factors {
     beta_1: f32,
     beta_2: f32,
     /// The bias corrections' ratio, √(1 − β₂ᵗ) / (1 − β₁ᵗ).
@@ -123,17 +120,12 @@ impl Factors {
 #[backend_extension(Flex)]
 pub trait AdamUpdate: Backend {
     /// One step for one parameter: the parameter and both moments, updated.
-    #[allow(clippy::too_many_arguments)]
     fn adam_update(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        beta_1: f32,
-        beta_2: f32,
-        step_size: f32,
-        epsilon: f32,
-        lr: f32,
+        factors: Factors,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -169,19 +161,8 @@ impl AdamUpdate for Flex {
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        beta_1: f32,
-        beta_2: f32,
-        step_size: f32,
-        epsilon: f32,
-        lr: f32,
+        factors: Factors,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let factors = Factors {
-            beta_1,
-            beta_2,
-            step_size,
-            epsilon,
-            lr,
-        };
         let (mut param, grad) = (owned(param), grad.to_contiguous());
         let (mut moment_1, mut moment_2) = (owned(moment_1), owned(moment_2));
         let n = grad.layout().num_elements();
@@ -354,18 +335,7 @@ mod tests {
         let [p, g, m, v] = inputs();
         let by_ops = tensor_ops_update::<Flex>(p, g, m, v, &factors);
         let [p, g, m, v] = inputs();
-        let f = &factors;
-        let fused = <Flex as AdamUpdate>::adam_update(
-            p,
-            g,
-            m,
-            v,
-            f.beta_1,
-            f.beta_2,
-            f.step_size,
-            f.epsilon,
-            f.lr,
-        );
+        let fused = <Flex as AdamUpdate>::adam_update(p, g, m, v, factors);
         for (a, b) in [
             (by_ops.0, fused.0),
             (by_ops.1, fused.1),
