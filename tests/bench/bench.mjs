@@ -15,12 +15,12 @@
 // longest main-thread task at start-up and while training. The peers train on the same
 // 2,048 images (one host→device upload per step, at most two steps in flight, one read-back
 // at the window's end) and time inference the same way. Prints tables, writes JSON.
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -72,27 +72,10 @@ const ROUTES = { // URL prefix → folder; the lab's page is the rest
   '/node_modules/': path.join(HERE, 'node_modules'),
   '/': DIST,
 };
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css' };
 // The e2e tests' flags: WebGPU on SwiftShader.
 const ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
   '--use-angle=swiftshader', '--disable-quic', ...options['chromium-flag']];
 
-function serve() {
-  const server = http.createServer((req, res) => {
-    let url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    if (url === '/') url = '/index.html';
-    const prefix = Object.keys(ROUTES).find((p) => url.startsWith(p));
-    const file = path.join(ROUTES[prefix], url.slice(prefix.length));
-    if (!file.startsWith(ROUTES[prefix]) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 /// Every page records its long main-thread tasks (start and duration, in ms).
 function recordLongTasks() {
@@ -271,7 +254,7 @@ async function measurePeer(browser, base, library, backend, model, batch, withIn
 
 // ---- the run ----
 
-const server = await serve();
+const server = await serve(ROUTES);
 const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
 const results = [];

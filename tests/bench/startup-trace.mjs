@@ -7,12 +7,12 @@
 //
 // wasm-opt drops the module's function names: for named wasm frames, trace a build made
 // without it (docs/NOTES.md, "Profiling recipes").
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: options } = parseArgs({
@@ -25,8 +25,6 @@ const { values: options } = parseArgs({
 });
 const DIST = path.resolve(options.dist);
 const LONG_TASK_US = 50_000;
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
-  '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
 // The e2e tests' flags (tests/e2e/lab.test.mjs): WebGPU on SwiftShader, or none.
 const ARGS = {
   webgpu: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
@@ -35,19 +33,7 @@ const ARGS = {
 }[options.backend];
 if (!ARGS) throw new Error(`--backend is webgpu or cpu, not ${options.backend}`);
 
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  const file = path.join(DIST, decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname));
-  if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-    res.writeHead(404).end('not found');
-    return;
-  }
-  const body = fs.readFileSync(file);
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-    'content-length': body.length });
-  res.end(body);
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const server = await serve({ '/': DIST });
 const url = `http://127.0.0.1:${server.address().port}/`;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
 try {
