@@ -68,12 +68,19 @@ pub enum IdxError {
     },
 }
 
-/// Decompresses `bytes` when they are gzip, otherwise returns them unchanged.
+/// Decompresses `bytes` when they are gzip, otherwise returns them unchanged (not copied:
+/// the page hands over files it inflated as they downloaded).
 ///
 /// `limit` bounds the decompressed size, so a gzip bomb cannot exhaust memory.
-pub fn decompress(file: &str, bytes: &[u8], limit: usize) -> Result<Vec<u8>, IdxError> {
+pub fn decompress(file: &str, bytes: Vec<u8>, limit: usize) -> Result<Vec<u8>, IdxError> {
+    if bytes.is_empty() {
+        return Err(IdxError::Empty { file: file.into() });
+    }
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        return Ok(bytes);
+    }
     let mut inflater = Inflater::new(file, limit);
-    inflater.write(bytes)?;
+    inflater.write(&bytes)?;
     inflater.finish()
 }
 
@@ -176,10 +183,9 @@ fn gzip_error(file: &str, error: std::io::Error) -> IdxError {
     }
 }
 
-/// Parses an IDX image file (`0x00000803`, N×28×28 bytes) into N×784 pixels.
-pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
-    let limit = MAX_INFLATED_BYTES;
-    let raw = decompress(file, bytes, limit)?;
+/// Parses an IDX image file (`0x00000803`, N×28×28 bytes) into N×784 pixels, in place.
+pub fn parse_images(file: &str, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+    let mut raw = decompress(file, bytes, MAX_INFLATED_BYTES)?;
     let dims = header(file, &raw, 3, "count, rows, columns")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
@@ -189,13 +195,15 @@ pub fn parse_images(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
             cols,
         });
     }
-    let body = body(file, &raw, 16, count, IMAGE_PIXELS)?;
-    Ok(body.to_vec())
+    body(file, &raw, 16, count, IMAGE_PIXELS)?;
+    // The header dropped in place: the 47 MB training set is not copied again.
+    raw.drain(..16);
+    Ok(raw)
 }
 
 /// Parses an IDX label file (`0x00000801`, N bytes) and checks every label is 0–9.
-pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
-    let raw = decompress(file, bytes, 8 + MAX_ITEMS)?;
+pub fn parse_labels(file: &str, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+    let mut raw = decompress(file, bytes, 8 + MAX_ITEMS)?;
     let dims = header(file, &raw, 1, "count")?;
     let body = body(file, &raw, 8, dims[0], 1)?;
     if let Some(index) = body.iter().position(|&label| label > 9) {
@@ -205,7 +213,8 @@ pub fn parse_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
             label: body[index],
         });
     }
-    Ok(body.to_vec())
+    raw.drain(..8);
+    Ok(raw)
 }
 
 /// Checks magic, element type and rank; returns the dimensions.
@@ -314,9 +323,12 @@ mod tests {
     #[test]
     fn parses_raw_and_gzip_images() {
         let raw = images(3);
-        assert_eq!(parse_images("t", &raw).unwrap().len(), 3 * IMAGE_PIXELS);
         assert_eq!(
-            parse_images("t", &gzip(&raw)).unwrap(),
+            parse_images("t", raw.clone()).unwrap().len(),
+            3 * IMAGE_PIXELS
+        );
+        assert_eq!(
+            parse_images("t", gzip(&raw)).unwrap(),
             vec![7; 3 * IMAGE_PIXELS]
         );
     }
@@ -324,13 +336,13 @@ mod tests {
     #[test]
     fn parses_labels() {
         let raw = idx(8, &[4], &[0, 9, 3, 5]);
-        assert_eq!(parse_labels("l", &gzip(&raw)).unwrap(), vec![0, 9, 3, 5]);
+        assert_eq!(parse_labels("l", gzip(&raw)).unwrap(), vec![0, 9, 3, 5]);
     }
 
     #[test]
     fn rejects_empty() {
         assert!(matches!(
-            parse_images("t", &[]),
+            parse_images("t", Vec::new()),
             Err(IdxError::Empty { .. })
         ));
     }
@@ -340,7 +352,7 @@ mod tests {
         let mut raw = images(1);
         raw[0] = 0x12;
         assert!(matches!(
-            parse_images("t", &raw),
+            parse_images("t", raw.clone()),
             Err(IdxError::BadMagic { .. })
         ));
     }
@@ -349,7 +361,7 @@ mod tests {
     fn rejects_wrong_element_type() {
         let raw = idx(0x0D, &[1, 28, 28], &[0; IMAGE_PIXELS * 4]);
         assert!(matches!(
-            parse_images("t", &raw),
+            parse_images("t", raw.clone()),
             Err(IdxError::WrongType { found: 0x0D, .. })
         ));
     }
@@ -358,7 +370,7 @@ mod tests {
     fn rejects_wrong_rank() {
         // A label file given where images are expected.
         let raw = idx(8, &[2], &[1, 2]);
-        let err = parse_images("t", &raw).unwrap_err();
+        let err = parse_images("t", raw.clone()).unwrap_err();
         assert!(matches!(
             err,
             IdxError::WrongRank {
@@ -374,7 +386,7 @@ mod tests {
     fn rejects_wrong_image_size() {
         let raw = idx(8, &[1, 32, 32], &[0; 32 * 32]);
         assert!(matches!(
-            parse_images("t", &raw),
+            parse_images("t", raw.clone()),
             Err(IdxError::WrongImageSize {
                 rows: 32,
                 cols: 32,
@@ -388,17 +400,17 @@ mod tests {
         let raw = images(2);
         let cut = &raw[..raw.len() - 1];
         assert!(matches!(
-            parse_images("t", cut),
+            parse_images("t", cut.to_vec()),
             Err(IdxError::Truncated { .. })
         ));
         assert!(matches!(
-            parse_images("t", &raw[..9]),
+            parse_images("t", raw[..9].to_vec()),
             Err(IdxError::ShortHeader { .. })
         ));
         // A gzip stream cut in the middle is a gzip error, not a panic.
         let gz = gzip(&raw);
         assert!(matches!(
-            parse_images("t", &gz[..gz.len() / 2]),
+            parse_images("t", gz[..gz.len() / 2].to_vec()),
             Err(IdxError::Gzip { .. })
         ));
     }
@@ -408,7 +420,7 @@ mod tests {
         let mut raw = images(1);
         raw.push(0);
         assert!(matches!(
-            parse_images("t", &raw),
+            parse_images("t", raw.clone()),
             Err(IdxError::TrailingBytes { extra: 1, .. })
         ));
     }
@@ -416,7 +428,7 @@ mod tests {
     #[test]
     fn rejects_labels_out_of_range() {
         let raw = idx(8, &[3], &[1, 10, 2]);
-        let err = parse_labels("l", &raw).unwrap_err();
+        let err = parse_labels("l", raw.clone()).unwrap_err();
         assert_eq!(
             err,
             IdxError::LabelOutOfRange {
@@ -431,14 +443,14 @@ mod tests {
     fn rejects_huge_declared_size_before_allocating() {
         let raw = idx(8, &[u32::MAX, 28, 28], &[]);
         assert!(matches!(
-            parse_images("t", &raw),
+            parse_images("t", raw.clone()),
             Err(IdxError::TooManyItems { .. })
         ));
     }
 
     #[test]
     fn non_gzip_garbage_is_a_header_error() {
-        let err = parse_images("t", b"hello, this is not an idx file").unwrap_err();
+        let err = parse_images("t", b"hello, this is not an idx file".to_vec()).unwrap_err();
         assert!(matches!(err, IdxError::BadMagic { .. }), "{err}");
     }
 
@@ -448,7 +460,7 @@ mod tests {
         let mid = gz.len() / 2;
         gz[mid] ^= 0xff;
         gz[mid + 1] ^= 0xff;
-        assert!(parse_images("t", &gz).is_err());
+        assert!(parse_images("t", gz.clone()).is_err());
     }
 
     #[test]
@@ -473,7 +485,7 @@ mod tests {
         let err = inflater.finish().unwrap_err();
         assert!(matches!(err, IdxError::Gzip { .. }), "{err}");
 
-        let err = decompress("t", &gz, 100).unwrap_err();
+        let err = decompress("t", gz, 100).unwrap_err();
         assert!(err.to_string().contains("more than 100 bytes"), "{err}");
         assert!(matches!(
             Inflater::new("t", 10).finish(),

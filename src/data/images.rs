@@ -40,9 +40,9 @@ impl ImageSet {
     /// Parses an image file and its label file and checks they describe the same images.
     pub fn from_idx(
         images_name: &str,
-        images: &[u8],
+        images: Vec<u8>,
         labels_name: &str,
-        labels: &[u8],
+        labels: Vec<u8>,
     ) -> Result<Self, IdxError> {
         let pixels = idx::parse_images(images_name, images)?;
         let labels = idx::parse_labels(labels_name, labels)?;
@@ -125,7 +125,7 @@ pub struct TrainTest {
 
 impl TrainTest {
     /// Parses `dataset`'s four files, given in the order of [`Dataset::file_names`].
-    pub fn from_files(dataset: &Dataset, files: [&[u8]; 4]) -> Result<Self, IdxError> {
+    pub fn from_files(dataset: &Dataset, files: [Vec<u8>; 4]) -> Result<Self, IdxError> {
         let [train_images, train_labels, test_images, test_labels] = files;
         let names = dataset.file_names();
         let train = ImageSet::from_idx(names[0], train_images, names[1], train_labels)?;
@@ -154,10 +154,7 @@ impl TrainTest {
             read(test_images)?,
             read(test_labels)?,
         ];
-        Ok(Self::from_files(
-            dataset,
-            files.each_ref().map(Vec::as_slice),
-        )?)
+        Ok(Self::from_files(dataset, files)?)
     }
 }
 

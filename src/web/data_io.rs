@@ -51,7 +51,7 @@ pub async fn load(dataset: &Dataset) -> Result<TrainTest, String> {
     }
     dom::set_attr(&progress, "value", "1");
     dom::next_frame().await;
-    let files: [&[u8]; 4] = [&files[0], &files[1], &files[2], &files[3]];
+    let files: [Vec<u8>; 4] = files.try_into().expect("one per file name");
     TrainTest::from_files(dataset, files).map_err(|e| format!("{}: {e}", dataset.name))
 }
 

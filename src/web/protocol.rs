@@ -263,16 +263,24 @@ pub mod envelope {
 
     /// `{ message, arrays }` and the list of buffers to transfer.
     pub fn encode<M: Message>(mut message: M) -> (JsValue, js_sys::Array) {
-        let arrays = message.take_arrays();
+        let arrays = message.take_arrays().into_iter().map(|array| match array {
+            Array::Bytes(bytes) => Uint8Array::from(bytes.as_slice()).into(),
+            Array::Floats(floats) => Float32Array::from(floats.as_slice()).into(),
+        });
+        wrap(&message, arrays)
+    }
+
+    /// Like [`encode`], for a `message` whose arrays were copied out beforehand (in the
+    /// order [`Message::put_arrays`] expects), e.g. piece by piece over several tasks.
+    pub fn wrap<M: Message>(
+        message: &M,
+        typed_arrays: impl IntoIterator<Item = JsValue>,
+    ) -> (JsValue, js_sys::Array) {
         let envelope = js_sys::Object::new();
-        let head = serde_wasm_bindgen::to_value(&message).expect("messages are plain data");
+        let head = serde_wasm_bindgen::to_value(message).expect("messages are plain data");
         Reflect::set(&envelope, &MESSAGE.into(), &head).expect("a plain object");
         let (list, transfer) = (js_sys::Array::new(), js_sys::Array::new());
-        for array in arrays {
-            let typed: JsValue = match array {
-                Array::Bytes(bytes) => Uint8Array::from(bytes.as_slice()).into(),
-                Array::Floats(floats) => Float32Array::from(floats.as_slice()).into(),
-            };
+        for typed in typed_arrays {
             transfer.push(&Reflect::get(&typed, &"buffer".into()).expect("a typed array"));
             list.push(&typed);
         }

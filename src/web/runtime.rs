@@ -10,7 +10,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::app::{App, Changes, Effect, Msg, Switched, WeightsOrigin};
 use super::device::{self, Backend, BackendKind, DeviceState};
-use super::protocol::{Role, ToWorker};
+use super::protocol::ToWorker;
 use super::views::Views;
 use super::{data_io, dom, evaluation, page_run, ui, views, webgpu, weights_io, worker_client};
 use crate::data::Catalog;
@@ -124,15 +124,7 @@ fn perform(effect: Effect) {
                 dispatch(Msg::WorkerBroken(reason));
             }
         }
-        Effect::SendWorkerData(sets) => {
-            for (role, set) in [(Role::Training, sets.train), (Role::Test, sets.test)] {
-                worker_client::send(ToWorker::Data {
-                    role,
-                    pixels: set.pixels().to_vec(),
-                    labels: set.labels().to_vec(),
-                });
-            }
-        }
+        Effect::SendWorkerData(sets) => worker_client::send_data(sets),
         Effect::StartWorkerRun {
             id,
             backend,
