@@ -4,8 +4,9 @@ lists them.
 
 Usage: scripts/fetch-data.py [DATASET_ID ...]
 
-Without ids: every dataset in the catalog that has a source (a shared copy or mirrors).
-Source: ../shared/<sources.shared>/ beside the repository when it holds the file, else the mirrors.
+Without ids: every dataset in the catalog that has a source (a local copy or mirrors).
+Source, in order: ../shared/<sources.shared>/ beside the repository, <sources.system> (a folder a
+system package installed, e.g. Debian's dataset-fashion-mnist), else the mirrors.
 Always verifies the SHA-256 of the *decompressed* content (what identifies the data, whatever gzip
 made the file); fails with exit status 1 and an `error:` line on a mismatch or when nothing can be
 fetched. Idempotent: files already present and verified are left alone. Standard library only.
@@ -45,14 +46,19 @@ def decompressed_sha256(path):
     return digest.hexdigest()
 
 
-def shared_dir(dataset):
-    shared = dataset.get("sources", {}).get("shared")
-    return os.path.join(REPO, "..", "shared", shared) if shared else None
+def local_dirs(dataset):
+    """The folders on this machine that may hold the dataset's files, first choice first."""
+    sources = dataset.get("sources", {})
+    dirs = []
+    if sources.get("shared"):
+        dirs.append(os.path.join(REPO, "..", "shared", sources["shared"]))
+    if sources.get("system"):
+        dirs.append(sources["system"])
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def has_source(dataset):
-    shared = shared_dir(dataset)
-    return bool((shared and os.path.isdir(shared)) or dataset.get("sources", {}).get("mirrors"))
+    return bool(local_dirs(dataset) or dataset.get("sources", {}).get("mirrors"))
 
 
 def download(url, dest):
@@ -78,9 +84,9 @@ def fetch_file(dataset, key, dest_dir):
     if os.path.exists(part):
         os.remove(part)
     try:
-        shared = shared_dir(dataset)
-        if shared and os.path.isfile(os.path.join(shared, name)):
-            shutil.copyfile(os.path.join(shared, name), part)
+        local = [d for d in local_dirs(dataset) if os.path.isfile(os.path.join(d, name))]
+        if local:
+            shutil.copyfile(os.path.join(local[0], name), part)
         else:
             for mirror in dataset.get("sources", {}).get("mirrors", []):
                 log(f"downloading {name} from {mirror}")
@@ -139,7 +145,7 @@ def main(ids):
         else:
             chosen = [d for d in datasets if has_source(d)]
             for skipped in (d for d in datasets if not has_source(d)):
-                log(f"skipping {skipped['id']}: no shared copy and no mirrors")
+                log(f"skipping {skipped['id']}: no local copy and no mirrors")
         for dataset in chosen:
             fetch(dataset)
     except FetchError as e:

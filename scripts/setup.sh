@@ -42,6 +42,11 @@ packages() {
     local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq && $sudo apt-get install -y -qq mesa-vulkan-drivers >/dev/null
   fi
+  # Fashion-MNIST's four IDX files (/usr/share/datasets/fashion-mnist), copied by fetch-data.py.
+  if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  fi
   [ -x scripts/node_modules/.bin/wasm-opt ] || (cd scripts && npm ci --no-audit --no-fund)
   [ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund)
   # The speed benchmark's peers (TensorFlow.js, jax-js), pinned in tests/bench/package-lock.json.

@@ -163,7 +163,10 @@ fn unknown_model_is_refused() {
 #[test]
 fn unknown_dataset_is_refused_with_the_known_ones() {
     let output = mnist_ae(&["train", "--model", "ffnn", "--dataset", "cifar"]);
-    assert_clear_failure(&output, "error: unknown dataset 'cifar' (known: mnist)");
+    assert_clear_failure(
+        &output,
+        "error: unknown dataset 'cifar' (known: mnist, fashion-mnist)",
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Shared helpers for the integration tests: the real MNIST in `static/mnist`.
+//! Shared helpers for the integration tests: the real MNIST in `static/mnist` (and
+//! Fashion-MNIST in `static/fashion-mnist`).
 
 // Each test crate uses part of these helpers.
 #![allow(dead_code)]
@@ -14,14 +15,24 @@ pub fn mnist_dataset() -> &'static Dataset {
 
 /// The directory the data script fills.
 pub fn data_dir() -> PathBuf {
+    dataset_dir(mnist_dataset())
+}
+
+fn dataset_dir(dataset: &Dataset) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("static")
-        .join(&mnist_dataset().dir)
+        .join(&dataset.dir)
 }
 
 /// Loads the real MNIST, failing with the fix when it is missing.
 pub fn mnist() -> TrainTest {
-    TrainTest::load_dir(mnist_dataset(), &data_dir()).unwrap_or_else(|e| panic!("{e}"))
+    load("mnist")
+}
+
+/// Loads the catalog's dataset `id` from where the data script puts it.
+pub fn load(id: &str) -> TrainTest {
+    let dataset = Catalog::builtin().get(id).unwrap();
+    TrainTest::load_dir(dataset, &dataset_dir(dataset)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Asserts that a `mnist-ae bench` JSON line holds positive, finite figures and at least one step.

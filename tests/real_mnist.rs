@@ -1,4 +1,4 @@
-//! The data pipeline and the training engine on the real MNIST.
+//! The data pipeline and the training engine on the real MNIST (and Fashion-MNIST's files).
 #![cfg(not(target_family = "wasm"))] // native: real files, the CLI binary, pollster
 
 mod common;
@@ -31,6 +31,22 @@ fn real_mnist_has_the_canonical_counts_and_statistics() {
         .sum();
     let mean = total as f64 / (60_000.0 * IMAGE_PIXELS as f64 * 255.0);
     assert!((mean - 0.1307).abs() < 5e-5, "mean pixel {mean}");
+}
+
+#[test]
+fn fashion_mnist_has_six_thousand_of_each_class() {
+    let fashion = common::load("fashion-mnist");
+    assert_eq!((fashion.train.len(), fashion.test.len()), (60_000, 10_000));
+    for (set, each) in [(&fashion.train, 6_000), (&fashion.test, 1_000)] {
+        let mut counts = [0usize; 10];
+        (0..set.len()).for_each(|i| counts[set.label(i) as usize] += 1);
+        assert_eq!(counts, [each; 10]);
+    }
+    let total: u64 = (0..fashion.train.len())
+        .flat_map(|i| fashion.train.image(i).iter().map(|&p| u64::from(p)))
+        .sum();
+    let mean = total as f64 / (60_000.0 * IMAGE_PIXELS as f64 * 255.0);
+    assert!((mean - 0.2860).abs() < 5e-5, "mean pixel {mean}");
 }
 
 /// Trains `kind` briefly on a real subset; returns (val MSE before, epoch records).

@@ -7,7 +7,8 @@
 //! `files` (their names), `weights_dir` (the pretrained `<model>.bin` files), `labels` (the ten
 //! class names), and for `scripts/fetch-data.py`: `sha256` (of each file's *decompressed*
 //! content, which is what identifies the data whatever gzip made the file) and `sources`
-//! (`shared`: a folder of `../shared/` beside the repository; `mirrors`: base URLs).
+//! (`shared`: a folder of `../shared/` beside the repository; `system`: a folder a system
+//! package installs, e.g. Debian's `dataset-fashion-mnist`; `mirrors`: base URLs).
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -57,6 +58,8 @@ impl PerFile {
 pub struct Sources {
     #[serde(default)]
     pub shared: Option<String>,
+    #[serde(default)]
+    pub system: Option<String>,
     #[serde(default)]
     pub mirrors: Vec<String>,
 }
@@ -223,7 +226,10 @@ mod tests {
     #[test]
     fn an_unknown_id_lists_the_known_ones() {
         let err = Catalog::builtin().get("cifar").unwrap_err();
-        assert_eq!(err.to_string(), "unknown dataset 'cifar' (known: mnist)");
+        assert_eq!(
+            err.to_string(),
+            "unknown dataset 'cifar' (known: mnist, fashion-mnist)"
+        );
     }
 
     /// The builtin catalog's text with `change` applied to its JSON.
