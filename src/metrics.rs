@@ -11,10 +11,10 @@ use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, images_tensor};
 use crate::model::{Model, ReadError, read_values};
 
 /// Side of the SSIM Gaussian window.
-const SSIM_WINDOW: usize = 11;
+pub(crate) const SSIM_WINDOW: usize = 11;
 const SSIM_SIGMA: f64 = 1.5;
-const SSIM_C1: f64 = 0.01 * 0.01;
-const SSIM_C2: f64 = 0.03 * 0.03;
+pub(crate) const SSIM_C1: f64 = 0.01 * 0.01;
+pub(crate) const SSIM_C2: f64 = 0.03 * 0.03;
 
 /// Mean quality figures over a set of images.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ pub fn ssim(x: &[f32], y: &[f32]) -> f64 {
 }
 
 /// The normalised 1-D Gaussian of the SSIM window.
-fn gaussian_kernel() -> [f64; SSIM_WINDOW] {
+pub(crate) fn gaussian_kernel() -> [f64; SSIM_WINDOW] {
     let centre = (SSIM_WINDOW / 2) as f64;
     let mut kernel = [0.0; SSIM_WINDOW];
     for (i, k) in kernel.iter_mut().enumerate() {

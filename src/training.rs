@@ -9,19 +9,24 @@
 
 mod adam;
 pub mod device_images;
+pub mod early_stop;
+pub mod loss;
+pub mod techniques;
 
 use std::sync::Arc;
 
 use burn::module::Module;
-use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
-use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rand::rngs::{StdRng, Xoshiro256PlusPlus};
+use rand::{SeedableRng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{IMAGE_PIXELS, ImageSet, Split};
+use crate::data::{Corrupter, IMAGE_PIXELS, ImageSet, Split, images_tensor, unit};
 use crate::model::{Model, ModelConfig, ModelError, ModelKind, ReadError};
 use device_images::DeviceImages;
+use early_stop::{Verdict, Watch};
+use techniques::Techniques;
 
 /// Hyper-parameters of a training run (defaults: the reference protocol).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +39,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Use only this many training images (validation shrinks in proportion).
     pub train_limit: Option<usize>,
+    /// What the run adds to the reference protocol (nothing by default).
+    #[serde(default)]
+    pub techniques: Techniques,
 }
 
 impl TrainConfig {
@@ -46,6 +54,7 @@ impl TrainConfig {
             learning_rate: 1e-3,
             seed: 42,
             train_limit: None,
+            techniques: Techniques::default(),
         }
     }
 
@@ -65,7 +74,7 @@ impl TrainConfig {
         if self.train_limit == Some(0) {
             return bad("the training set needs at least one image");
         }
-        Ok(())
+        self.techniques.validate().map_err(TrainError::Config)
     }
 }
 
@@ -84,10 +93,18 @@ pub enum TrainError {
     Device(#[from] ReadError),
 }
 
-/// Adam with the reference protocol's settings (the learning rate is passed per step).
-fn adam() -> ModuleOptimizer {
-    ModuleOptimizer::from(adam::Adam::default())
+/// Adam with the reference protocol's settings (the learning rate is passed per step), and
+/// AdamW's decoupled `weight_decay`.
+fn adam(weight_decay: f64) -> ModuleOptimizer {
+    ModuleOptimizer::from(adam::Adam::default().with_weight_decay(weight_decay as f32))
 }
+
+/// Mixed into the seed for the techniques' own generator, so that turning noise or
+/// augmentation on leaves the split, the initial weights and the data order as they were.
+const TECHNIQUES_SEED: u64 = 0x5EED_7EC4;
+/// The validation inputs' noise is seeded per image by this and the run's seed: the same
+/// every epoch, so that epochs compare.
+const VALIDATION_NOISE_SEED: u64 = 0x7A11_DA7E;
 
 /// Losses of one finished epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -113,6 +130,12 @@ pub struct Progress {
     pub train_loss: Option<f64>,
     pub history: Vec<EpochRecord>,
     pub finished: bool,
+    /// With early stopping: the epoch whose weights the run keeps, and whether it ended
+    /// before its last epoch.
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 /// Where the trainer is.
@@ -189,6 +212,14 @@ pub struct Trainer {
     /// Running mean training loss of the last read-back window.
     train_loss: Option<f64>,
     history: Vec<EpochRecord>,
+    /// Denoising's corruption, ready to apply.
+    corrupter: Option<Corrupter>,
+    /// Draws the techniques' noise and augmentations.
+    techniques_rng: Xoshiro256PlusPlus,
+    /// Early stopping: the best epoch so far and its weights.
+    watch: Watch,
+    best_model: Option<Model>,
+    stopped_early: bool,
 }
 
 impl Trainer {
@@ -214,9 +245,14 @@ impl Trainer {
     ) -> Self {
         let model = model.fork(&device.clone().autodiff()).train();
         let split = Split::new(data.len(), config.seed, config.train_limit);
-        let optimizer = adam();
+        let optimizer = adam(config.techniques.weight_decay);
         let data_on_device = on_gpu(&data, &device);
         let mut trainer = Self {
+            corrupter: config.techniques.noise.map(|noise| noise.corrupter()),
+            techniques_rng: Xoshiro256PlusPlus::seed_from_u64(config.seed ^ TECHNIQUES_SEED),
+            watch: Watch::default(),
+            best_model: None,
+            stopped_early: false,
             validation_batch: DEFAULT_VALIDATION_BATCH,
             rng: StdRng::seed_from_u64(config.seed),
             order: Vec::new(),
@@ -259,7 +295,7 @@ impl Trainer {
     pub fn continue_on(&mut self, device: Device, model: Model) {
         let model = model.fork(&device.clone().autodiff()).train();
         self.pending = Pending::default();
-        self.optimizer = adam();
+        self.optimizer = adam(self.config.techniques.weight_decay);
         if self.phase == Phase::Validate {
             self.cursor = 0;
             self.validation_model = Some(model.valid());
@@ -269,6 +305,33 @@ impl Trainer {
         self.model = model;
         self.data_on_device = on_gpu(&self.data, &device);
         self.device = device;
+    }
+
+    /// The images at `indices` augmented (the target) and then corrupted (the input), made
+    /// on the host from their u8 pixels.
+    fn changed_batch(&mut self, indices: &[usize]) -> (Tensor<4>, Tensor<4>) {
+        let augment = self.config.techniques.augment;
+        let mut clean = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
+        let mut warped = [0u8; IMAGE_PIXELS];
+        for &index in indices {
+            let image = self.data.image(index);
+            if augment.is_identity() {
+                clean.extend_from_slice(image);
+            } else {
+                augment.apply(image, &mut warped, &mut self.techniques_rng);
+                clean.extend_from_slice(&warped);
+            }
+        }
+        let tensor =
+            |pixels: &[u8]| images_tensor(pixels.iter().copied().map(unit).collect(), &self.device);
+        let target = tensor(&clean);
+        let Some(corrupter) = &self.corrupter else {
+            return (target.clone(), target);
+        };
+        for image in clean.chunks_mut(IMAGE_PIXELS) {
+            corrupter.apply(image, &mut self.techniques_rng);
+        }
+        (tensor(&clean), target)
     }
 
     /// The images at `indices`: gathered on the GPU from the set kept there, else made on the host.
@@ -320,16 +383,28 @@ impl Trainer {
         let batch_size = self.config.batch_size;
         let start = self.cursor * batch_size;
         let indices = &self.order[start..(start + batch_size).min(self.order.len())];
-        let images = self.batch(indices).autodiff();
-        let output = self.model.forward(images.clone());
-        let loss = MseLoss::new().forward(output, images, Reduction::Mean);
-        let weighted = loss.clone().detach().mul_scalar(indices.len() as f64);
-        self.pending.train.add(weighted, indices.len());
+        let count = indices.len();
+        let (input, target) = if self.config.techniques.change_inputs() {
+            let indices = indices.to_vec();
+            self.changed_batch(&indices)
+        } else {
+            let images = self.batch(indices);
+            (images.clone(), images)
+        };
+        let techniques = &self.config.techniques;
+        let code = self.model.encode(input.autodiff());
+        let output = self.model.decode(code.clone());
+        let mut loss = techniques.loss.forward(output, target.autodiff());
+        if techniques.l1_code > 0.0 {
+            loss = loss + code.abs().mean().mul_scalar(techniques.l1_code);
+        }
+        let weighted = loss.clone().detach().mul_scalar(count as f64);
+        self.pending.train.add(weighted, count);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let model = self.model.clone();
         self.model = self.optimizer.step(self.config.learning_rate, model, grads);
         self.step += 1;
-        self.images_seen += indices.len();
+        self.images_seen += count;
         self.cursor += 1;
         if self.cursor * batch_size >= self.order.len() {
             self.phase = Phase::Validate;
@@ -348,7 +423,19 @@ impl Trainer {
             .as_ref()
             .expect("set when validation starts");
         let images = self.batch(indices);
-        let error = (model.forward(images.clone()) - images).square().sum();
+        let input = match &self.corrupter {
+            Some(corrupter) => {
+                let mut pixels: Vec<u8> = indices
+                    .iter()
+                    .flat_map(|&i| self.data.image(i).iter().copied())
+                    .collect();
+                let seed = self.config.seed ^ VALIDATION_NOISE_SEED;
+                corrupter.apply_seeded(&mut pixels, indices, seed);
+                images_tensor(pixels.into_iter().map(unit).collect(), &self.device)
+            }
+            None => images.clone(),
+        };
+        let error = (model.forward(input) - images).square().sum();
         self.pending.validation.add(error, indices.len());
         self.cursor += 1;
         if self.cursor * batch_size >= validation.len() {
@@ -397,7 +484,31 @@ impl Trainer {
         self.history.push(record);
         self.epoch_train_sum = 0.0;
         self.epoch_train_images = 0;
+        self.watch_validation(record);
         Ok(Some(record))
+    }
+
+    /// Early stopping: keeps the best epoch's weights, stops when patience is spent, and
+    /// ends every run on its best weights.
+    fn watch_validation(&mut self, record: EpochRecord) {
+        let Some(rule) = self.config.techniques.early_stop else {
+            return;
+        };
+        match self.watch.observe(rule, record.epoch, record.val_mse) {
+            Verdict::Best => self.best_model = Some(self.model.clone()),
+            Verdict::Wait => {}
+            Verdict::Stop => {
+                self.stopped_early = true;
+                self.phase = Phase::Finished;
+            }
+        }
+        if self.phase == Phase::Finished
+            && let Some(best) = self.best_model.take()
+        {
+            self.model = best;
+            self.window_start = self.model.clone();
+            self.last_good = self.model.clone();
+        }
     }
 
     fn diverge(&mut self, loss: f32) -> TrainError {
@@ -423,6 +534,8 @@ impl Trainer {
             train_loss: self.train_loss,
             history: self.history.clone(),
             finished: self.is_finished(),
+            best_epoch: self.watch.best_epoch(),
+            stopped_early: self.stopped_early,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Adam {
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
+    /// AdamW's decoupled decay λ (0: plain Adam).
+    weight_decay: f32,
     /// burn's, with the same settings, for the GPU.
     burns: burn::optim::Adam,
 }
@@ -39,8 +41,18 @@ impl Default for Adam {
             beta_1,
             beta_2,
             epsilon,
+            weight_decay: 0.0,
             burns,
         }
+    }
+}
+
+impl Adam {
+    /// With AdamW's decoupled weight decay: before each update the weights shrink by
+    /// lr·λ of themselves, apart from the gradient's moments.
+    pub fn with_weight_decay(mut self, weight_decay: f32) -> Self {
+        self.weight_decay = weight_decay;
+        self
     }
 }
 
@@ -54,6 +66,10 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let tensor = match self.weight_decay {
+            0.0 => tensor,
+            decay => tensor.mul_scalar(1.0 - lr * f64::from(decay)),
+        };
         if tensor.device().inner() != Device::flex() {
             return self.burns.step(lr, tensor, grad, state);
         }

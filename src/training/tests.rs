@@ -169,6 +169,17 @@ fn bad_settings_are_refused() {
         |c: &mut TrainConfig| c.learning_rate = -1.0,
         |c: &mut TrainConfig| c.learning_rate = f64::NAN,
         |c: &mut TrainConfig| c.train_limit = Some(0),
+        |c: &mut TrainConfig| c.techniques.weight_decay = -0.1,
+        |c: &mut TrainConfig| c.techniques.l1_code = f64::INFINITY,
+        |c: &mut TrainConfig| {
+            c.techniques.early_stop = Some(early_stop::EarlyStop {
+                patience: 0,
+                min_delta: 0.0,
+            })
+        },
+        |c: &mut TrainConfig| {
+            c.techniques.noise = Some(crate::data::Corruption::Mask { fraction: 2.0 })
+        },
     ] {
         let mut config = TrainConfig::new(ModelKind::Ffnn);
         change(&mut config);
@@ -177,4 +188,102 @@ fn bad_settings_are_refused() {
             Err(TrainError::Config(_))
         ));
     }
+}
+
+/// Every parameter's values, in order.
+fn weights(model: &Model) -> Vec<f32> {
+    block_on(model.values()).unwrap()
+}
+
+#[test]
+fn early_stopping_stops_and_keeps_the_best_epoch() {
+    let mut config = small_config(6);
+    // No later epoch can beat the first by 1.0: patience 2 ends the run after epoch 3.
+    config.techniques.early_stop = Some(early_stop::EarlyStop {
+        patience: 2,
+        min_delta: 1.0,
+    });
+    let mut trainer = small_run(config);
+    let first = block_on(trainer.advance(|_| true)).unwrap().unwrap();
+    assert_eq!(first.epoch, 1);
+    let best = weights(trainer.model());
+    run_to_end(&mut trainer, 4).unwrap();
+    let progress = trainer.progress();
+    assert_eq!(progress.history.len(), 3);
+    assert_eq!(
+        (progress.best_epoch, progress.stopped_early),
+        (Some(1), true)
+    );
+    assert_eq!(
+        weights(trainer.model()),
+        best,
+        "the best epoch's weights are kept"
+    );
+    assert!(trainer.is_finished());
+
+    // Without a stop, the run still ends on its best epoch's weights.
+    let mut config = small_config(3);
+    config.techniques.early_stop = Some(early_stop::EarlyStop {
+        patience: 5,
+        min_delta: 0.0,
+    });
+    let mut trainer = small_run(config);
+    run_to_end(&mut trainer, 4).unwrap();
+    let progress = trainer.progress();
+    assert!(!progress.stopped_early);
+    let best = progress.best_epoch.unwrap();
+    let lowest = progress
+        .history
+        .iter()
+        .min_by(|a, b| a.val_mse.total_cmp(&b.val_mse))
+        .unwrap();
+    assert_eq!(best, lowest.epoch);
+}
+
+#[test]
+fn denoising_and_augmented_runs_train_on_changed_inputs() {
+    let plain = run_to_end(&mut small_run(small_config(2)), 5).unwrap();
+    for (noise, augment) in [
+        (Some("gaussian:0.3"), "none"),
+        (Some("block:0.25"), "shift:2,rotate:10"),
+        (None, "shift:2,rotate:10,scale:0.1"),
+    ] {
+        let mut config = small_config(2);
+        config.techniques.noise = noise.map(|n| n.parse().unwrap());
+        config.techniques.augment = augment.parse().unwrap();
+        let records = run_to_end(&mut small_run(config.clone()), 5).unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(
+            records
+                .iter()
+                .all(|r| r.val_mse.is_finite() && r.train_mse.is_finite())
+        );
+        assert_ne!(records, plain, "{noise:?} {augment}: the inputs changed");
+        // Seeded: the same run again gives the same losses.
+        assert_eq!(run_to_end(&mut small_run(config), 5).unwrap(), records);
+    }
+}
+
+#[test]
+fn weight_decay_shrinks_the_weights_and_l1_the_code() {
+    let norm = |values: &[f32]| values.iter().map(|v| f64::from(v * v)).sum::<f64>().sqrt();
+    let trained = |change: fn(&mut TrainConfig)| {
+        let mut config = small_config(2);
+        change(&mut config);
+        let mut trainer = small_run(config);
+        run_to_end(&mut trainer, 5).unwrap();
+        trainer
+    };
+    let plain = trained(|_| {});
+    let decayed = trained(|c| c.techniques.weight_decay = 50.0);
+    assert!(norm(&weights(decayed.model())) < 0.95 * norm(&weights(plain.model())));
+
+    let code_size = |trainer: &Trainer| {
+        let images = tiny_set(20).batch(&(0..20).collect::<Vec<_>>(), &Device::flex());
+        let model = trainer.model().valid();
+        let code = model.encode(images).abs().mean();
+        code.into_data().try_to_vec::<f32>().unwrap()[0]
+    };
+    let sparse = trained(|c| c.techniques.l1_code = 1.0);
+    assert!(code_size(&sparse) < 0.8 * code_size(&plain));
 }

@@ -77,6 +77,7 @@ fn progress(step: usize, epochs_done: usize, epochs: usize) -> Progress {
             })
             .collect(),
         finished: epochs_done == epochs,
+        ..Progress::default()
     }
 }
 

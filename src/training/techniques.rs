@@ -1,0 +1,52 @@
+//! The training techniques a run may add to the reference protocol (whose values are the
+//! defaults: no noise, no augmentation, MSE, no early stopping, no regularisation).
+
+use serde::{Deserialize, Serialize};
+
+use super::early_stop::EarlyStop;
+use super::loss::Loss;
+use crate::data::{Augmentation, Corruption};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Techniques {
+    /// Denoising: the model sees its input corrupted so and learns the clean image.
+    pub noise: Option<Corruption>,
+    /// Random shifts, rotations and scalings of the training images.
+    pub augment: Augmentation,
+    pub early_stop: Option<EarlyStop>,
+    pub loss: Loss,
+    /// AdamW's decoupled weight decay λ: each step shrinks the weights by lr·λ of themselves.
+    pub weight_decay: f64,
+    /// λ of an L1 penalty on the code, λ·mean|code|: a sparse autoencoder.
+    pub l1_code: f64,
+}
+
+impl Techniques {
+    /// Checks every setting; the message names the one at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(noise) = self.noise {
+            noise.validate()?;
+        }
+        self.augment.validate()?;
+        if let Some(rule) = self.early_stop {
+            rule.validate()?;
+        }
+        self.loss.validate()?;
+        for (name, value) in [
+            ("weight decay", self.weight_decay),
+            ("L1 code penalty", self.l1_code),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!("{name} needs a value ≥ 0, not {value}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a training batch must be made on the host (noise and augmentation work on
+    /// its u8 pixels there).
+    pub fn change_inputs(&self) -> bool {
+        self.noise.is_some() || !self.augment.is_identity()
+    }
+}
