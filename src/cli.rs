@@ -13,8 +13,8 @@ use std::time::Instant;
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 
-use crate::data::{Catalog, Dataset, TrainTest};
-use crate::metrics::{self, Metrics};
+use crate::data::{Catalog, Dataset, Perturbation, TrainTest};
+use crate::metrics::{Evaluation, Metrics};
 use crate::model::{Model, ModelKind};
 use crate::training::{EpochRecord, TrainConfig, TrainError, Trainer};
 use crate::weights::{self, Precision, WeightsHeader};
@@ -22,9 +22,11 @@ use crate::weights::{self, Precision, WeightsHeader};
 pub mod bench;
 pub mod device;
 mod report;
+mod techniques;
 
 use device::DeviceArgs;
 use report::{ProgressDisplay, Summary, print_summary};
+use techniques::{TEST_SEED, TechniqueArgs, TestChangeArgs};
 
 /// Training batches between loss read-backs: each one updates the progress display and
 /// checks for divergence.
@@ -165,6 +167,8 @@ struct TrainArgs {
     /// Storage precision of the weights file: f32 or f16.
     #[arg(long, default_value = "f32", value_parser = parse_precision)]
     precision: Precision,
+    #[command(flatten)]
+    techniques: TechniqueArgs,
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +181,8 @@ struct EvalArgs {
     /// Measure only the first N test images.
     #[arg(long)]
     limit: Option<usize>,
+    #[command(flatten)]
+    changes: TestChangeArgs,
 }
 
 fn parse_model(name: &str) -> Result<ModelKind, String> {
@@ -204,6 +210,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
     config.learning_rate = args.lr;
     config.seed = args.seed;
     config.train_limit = args.limit;
+    config.techniques = args.techniques.techniques()?;
     config.validate().map_err(|e| e.to_string())?;
     let out = args
         .out
@@ -242,8 +249,12 @@ fn train(args: TrainArgs) -> Result<(), String> {
     write_file(&out, &bytes)?;
     result.map_err(|e| format!("{e} (weights saved to {})", out.display()))?;
 
-    let test = test_metrics(trainer.model(), &sets, None, &device)?;
+    // A denoiser is measured on the test set corrupted as it was trained (fixed seed).
+    let noise = config.techniques.noise;
+    let perturbation = noise.map(|n| Perturbation::new(Default::default(), Some(n), TEST_SEED));
+    let (test, noisy) = test_metrics(trainer.model(), &sets, None, perturbation, &device)?;
     let last = trainer.history().last();
+    let progress = trainer.progress();
     let summary = Summary {
         model: kind,
         dataset: dataset.id.clone(),
@@ -264,6 +275,12 @@ fn train(args: TrainArgs) -> Result<(), String> {
         backend: opened.label(),
         weights: out.display().to_string(),
         history: trainer.history().to_vec(),
+        techniques: (config.techniques != Default::default()).then(|| config.techniques.clone()),
+        test_changes: noise.map(|n| format!("noise {n}")),
+        noisy_psnr_db: noisy.map(|m| m.psnr_db),
+        noisy_ssim: noisy.map(|m| m.ssim),
+        best_epoch: progress.best_epoch,
+        stopped_early: config.techniques.early_stop.map(|_| progress.stopped_early),
     };
     print_summary(&summary, args.common.json)
 }
@@ -275,7 +292,13 @@ fn eval(args: EvalArgs) -> Result<(), String> {
     let (model, header) = load_weights(&args.weights, args.common.model, dataset, &device)?;
     let sets = args.common.data.load(dataset)?;
     let started = Instant::now();
-    let test = test_metrics(&model, &sets, args.limit, &device)?;
+    let (test, noisy) = test_metrics(
+        &model,
+        &sets,
+        args.limit,
+        args.changes.perturbation(),
+        &device,
+    )?;
     let summary = Summary {
         model: header.model.kind,
         dataset: dataset.id.clone(),
@@ -296,6 +319,12 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         backend: opened.label(),
         weights: args.weights.display().to_string(),
         history: Vec::new(),
+        techniques: None,
+        test_changes: args.changes.describe(),
+        noisy_psnr_db: noisy.map(|m| m.psnr_db),
+        noisy_ssim: noisy.map(|m| m.ssim),
+        best_epoch: None,
+        stopped_early: None,
     };
     print_summary(&summary, args.common.json)
 }
@@ -366,16 +395,29 @@ fn plot(args: PlotArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The test figures, on the test set changed by `perturbation` if given; and then, when it
+/// corrupts the inputs, the corrupted inputs' own figures against the clean images.
 fn test_metrics(
     model: &Model,
     sets: &TrainTest,
     limit: Option<usize>,
+    perturbation: Option<Perturbation>,
     device: &Device,
-) -> Result<Metrics, String> {
+) -> Result<(Metrics, Option<Metrics>), String> {
     let count = limit.unwrap_or(usize::MAX).min(sets.test.len());
     let indices: Vec<usize> = (0..count).collect();
-    pollster::block_on(metrics::evaluate(model, &sets.test, &indices, 500, device))
-        .map_err(|e| format!("evaluation failed: {e}"))
+    let mut evaluation = Evaluation::new(model, &sets.test, &indices);
+    if let Some(perturbation) = perturbation {
+        evaluation = evaluation.with_perturbation(perturbation);
+    }
+    pollster::block_on(async {
+        while !evaluation.is_finished() {
+            evaluation.measure(500, device).await?;
+        }
+        Ok::<_, crate::model::ReadError>(())
+    })
+    .map_err(|e| format!("evaluation failed: {e}"))?;
+    Ok((evaluation.metrics(), evaluation.input_metrics()))
 }
 
 /// Reads a weights file made for `kind`; the error names the file. Weights trained on

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, images_tensor};
+use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, Perturbation, images_tensor, unit};
 use crate::model::{Model, ReadError, read_values};
 
 /// Side of the SSIM Gaussian window.
@@ -164,11 +164,17 @@ pub struct Evaluation<'a> {
     indices: &'a [usize],
     done: usize,
     accumulator: MetricsAccumulator,
+    /// Inputs changed before the model sees them, and the changed inputs' own figures
+    /// against the images they came from.
+    perturbation: Option<Perturbation>,
+    inputs: MetricsAccumulator,
 }
 
-/// Images on their way through the model: the originals and the queued reconstructions.
+/// Images on their way through the model: the originals (what the model should give back),
+/// what it was given, and the queued reconstructions.
 pub struct Chunk {
     pub originals: Vec<f32>,
+    pub inputs: Option<Vec<f32>>,
     pub reconstructions: Tensor<4>,
 }
 
@@ -181,7 +187,15 @@ impl<'a> Evaluation<'a> {
             indices,
             done: 0,
             accumulator: MetricsAccumulator::default(),
+            perturbation: None,
+            inputs: MetricsAccumulator::default(),
         }
+    }
+
+    /// Measures on the images changed by `perturbation` (a denoising or robustness check).
+    pub fn with_perturbation(mut self, perturbation: Perturbation) -> Self {
+        self.perturbation = Some(perturbation);
+        self
     }
 
     /// Measures the next `count` images (at least one); returns how many it measured.
@@ -190,6 +204,9 @@ impl<'a> Evaluation<'a> {
             return Ok(0);
         };
         let reconstructions = read_values(chunk.reconstructions).await?;
+        if let Some(inputs) = &chunk.inputs {
+            self.add_inputs(&chunk.originals, inputs);
+        }
         Ok(self.add(&chunk.originals, &reconstructions))
     }
 
@@ -201,14 +218,33 @@ impl<'a> Evaluation<'a> {
         if indices.is_empty() {
             return None;
         }
-        let originals = self.set.values(indices);
-        let images = images_tensor(originals.clone(), device);
+        let (originals, inputs) = match &self.perturbation {
+            None => (self.set.values(indices), None),
+            Some(perturbation) => {
+                let (clean, input) = perturbation.apply(self.set, indices);
+                let values = |pixels: Vec<u8>| pixels.into_iter().map(unit).collect::<Vec<_>>();
+                let input = perturbation.corrupts().then(|| values(input));
+                (values(clean), input)
+            }
+        };
+        let images = images_tensor(inputs.clone().unwrap_or_else(|| originals.clone()), device);
         let reconstructions = self.model.forward(images);
         self.done = end;
         Some(Chunk {
             originals,
+            inputs,
             reconstructions,
         })
+    }
+
+    /// Measures a chunk's corrupted inputs against its originals.
+    pub fn add_inputs(&mut self, originals: &[f32], inputs: &[f32]) {
+        self.inputs.add(originals, inputs);
+    }
+
+    /// The corrupted inputs' figures against the originals, when the inputs were corrupted.
+    pub fn input_metrics(&self) -> Option<Metrics> {
+        (self.inputs.images > 0).then(|| self.inputs.finish())
     }
 
     /// Measures a chunk's reconstructions against its originals; returns how many images.

@@ -254,3 +254,131 @@ fn garbage_weights_and_bad_numbers_are_refused() {
     let output = mnist_ae(&["train", "--model", "ffnn", "--batch-size", "0"]);
     assert_clear_failure(&output, "batch size");
 }
+
+#[test]
+fn techniques_train_and_report_their_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("denoiser.bin");
+    let common_args = ["--model", "ffnn", "--limit", "2000", "--json"];
+    let train = |extra: &[&str]| {
+        let out = weights.to_str().unwrap();
+        let mut args = vec!["train", "--epochs", "3", "--out", out];
+        args.extend(common_args);
+        args.extend(extra);
+        let output = mnist_ae(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        last_json(&output)
+    };
+    // Denoising with augmentation, early stopping that cannot find a better epoch by 1.0,
+    // and every other technique on.
+    let report = train(&[
+        "--noise",
+        "gaussian:0.3",
+        "--augment",
+        "shift:2,rotate:10",
+        "--early-stop",
+        "1",
+        "--min-delta",
+        "1",
+        "--loss",
+        "mse+ssim:0.5",
+        "--weight-decay",
+        "0.01",
+        "--l1-code",
+        "0.001",
+    ]);
+    assert_eq!(report["best_epoch"], 1, "{report}");
+    assert_eq!(report["stopped_early"], true);
+    assert_eq!(report["history"].as_array().unwrap().len(), 2);
+    assert_eq!(report["epochs"], 2);
+    assert_eq!(report["test_changes"], "noise gaussian:0.3");
+    assert_eq!(report["techniques"]["noise"]["kind"], "gaussian");
+    for key in ["noisy_psnr_db", "noisy_ssim", "psnr_db", "ssim"] {
+        assert!(report[key].as_f64().unwrap().is_finite(), "{key}: {report}");
+    }
+    // The noisy inputs of σ = 0.3 are about 10 dB away from the clean images.
+    let noisy_psnr = report["noisy_psnr_db"].as_f64().unwrap();
+    assert!((9.0..15.0).contains(&noisy_psnr), "{noisy_psnr}");
+
+    // The saved denoiser, measured on the same fixed-seed noise and on a moved test set.
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--model", "ffnn", "--limit", "500", "--json"];
+        args.extend(["--weights", weights.to_str().unwrap()]);
+        args.extend(extra);
+        let output = mnist_ae(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        last_json(&output)
+    };
+    let noisy = eval(&["--noise", "gaussian:0.3"]);
+    let again = eval(&["--noise", "gaussian:0.3"]);
+    for key in ["test_mse", "noisy_psnr_db", "noisy_ssim", "ssim"] {
+        assert_eq!(noisy[key], again[key], "{key}: the test noise is seeded");
+    }
+    assert!(noisy["noisy_psnr_db"].as_f64().is_some());
+    let clean = eval(&[]);
+    let moved = eval(&["--augment", "shift:3,rotate:20"]);
+    assert!(clean["noisy_psnr_db"].is_null() && moved["noisy_psnr_db"].is_null());
+    assert_eq!(moved["test_changes"], "augment shift:3,rotate:20");
+    assert!(moved["test_mse"].as_f64() != clean["test_mse"].as_f64());
+
+    // The reference protocol reports no techniques.
+    let plain = train(&[]);
+    for key in ["techniques", "best_epoch", "stopped_early", "noisy_psnr_db"] {
+        assert!(plain[key].is_null(), "{key}: {plain}");
+    }
+}
+
+#[test]
+fn bad_technique_settings_are_refused_with_one_line() {
+    for (args, needle) in [
+        (
+            &["--noise", "gaussian:-0.1"][..],
+            "gaussian noise needs 0 ≤ σ ≤ 10, not -0.1",
+        ),
+        (
+            &["--noise", "salt-pepper:1.5"],
+            "salt-pepper noise needs a fraction in [0, 1], not 1.5",
+        ),
+        (&["--noise", "speckle:0.1"], "unknown noise 'speckle'"),
+        (&["--augment", "shear:2"], "unknown augmentation 'shear'"),
+        (&["--early-stop", "0"], "patience of at least 1 epoch"),
+        (&["--min-delta", "0.1"], "--early-stop"),
+        (&["--loss", "mse+ssim:1.5"], "needs 0 ≤ α ≤ 1, not 1.5"),
+        (
+            &["--loss", "hinge"],
+            "unknown loss 'hinge' (known: mse, mse+ssim:α, bce)",
+        ),
+        (
+            &["--weight-decay=-1"],
+            "weight decay needs a value ≥ 0, not -1",
+        ),
+        (
+            &["--l1-code=nan"],
+            "L1 code penalty needs a value ≥ 0, not NaN",
+        ),
+    ] {
+        let mut all = vec![
+            "train", "--model", "ffnn", "--epochs", "1", "--limit", "100",
+        ];
+        all.extend(args);
+        assert_clear_failure(&mnist_ae(&all), needle);
+    }
+    let output = mnist_ae(&[
+        "eval",
+        "--model",
+        "ffnn",
+        "--weights",
+        "x.bin",
+        "--noise",
+        "mask:2",
+    ]);
+    assert_clear_failure(&output, "mask noise needs a fraction in [0, 1], not 2");
+}

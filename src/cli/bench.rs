@@ -18,6 +18,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::device::{self, DeviceArgs};
+use super::techniques::TechniqueArgs;
 use super::{DataArgs, parse_model};
 use crate::model::{ModelKind, read_values};
 use crate::training::{TrainConfig, Trainer};
@@ -45,6 +46,9 @@ pub(super) struct BenchArgs {
     /// Seed of the split and the initial weights.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Techniques to time with the training (their cost shows against a plain run).
+    #[command(flatten)]
+    techniques: TechniqueArgs,
 }
 
 /// One line of the report.
@@ -54,6 +58,9 @@ struct Measurement {
     adapter: String,
     model: ModelKind,
     batch: usize,
+    /// The techniques timed with training, e.g. `noise gaussian:0.3` (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    techniques: Option<String>,
     train_images: usize,
     train_images_per_sec: f64,
     inference_images_per_sec: f64,
@@ -74,6 +81,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<(), String> {
     if args.batch_sizes.contains(&0) {
         return Err("invalid settings: batch size must be at least 1".into());
     }
+    let techniques = args.techniques.techniques()?;
     let opened = device::open(args.device.device)?;
     let dataset = args.data.dataset()?;
     let train = args.data.load(dataset)?.train;
@@ -90,6 +98,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<(), String> {
             config.seed = args.seed;
             config.train_limit = Some(TRAIN_IMAGES);
             config.epochs = 1_000_000; // the window ends first
+            config.techniques = techniques.clone();
             let measurement = measure(config, &train, &opened, window)
                 .map_err(|e| format!("{kind}, batch {batch}: {e}"))?;
             println!(
@@ -148,6 +157,8 @@ fn measure(
             adapter: opened.adapter.clone(),
             model: kind,
             batch,
+            techniques: (trainer.config().techniques != Default::default())
+                .then(|| trainer.config().techniques.to_string()),
             train_images,
             train_images_per_sec: images as f64 / train_seconds,
             inference_images_per_sec: (inference_batches * batch) as f64 / inference_seconds,

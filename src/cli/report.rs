@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::model::ModelKind;
+use crate::training::techniques::Techniques;
 use crate::training::{EpochRecord, Trainer};
 
 /// The JSON summary of a run (the last line of stdout with `--json`).
@@ -33,6 +34,23 @@ pub(super) struct Summary {
     pub(super) backend: String,
     pub(super) weights: String,
     pub(super) history: Vec<EpochRecord>,
+    /// What the run added to the reference protocol (absent for the protocol itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) techniques: Option<Techniques>,
+    /// How the test images were changed before the model saw them, if they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) test_changes: Option<String>,
+    /// The corrupted inputs' PSNR and SSIM against the clean images: what the model
+    /// started from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) noisy_psnr_db: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) noisy_ssim: Option<f64>,
+    /// With early stopping: the epoch whose weights were kept, and whether it stopped early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) best_epoch: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) stopped_early: Option<bool>,
 }
 
 pub(super) fn print_summary(summary: &Summary, json: bool) -> Result<(), String> {
@@ -54,8 +72,24 @@ pub(super) fn print_summary(summary: &Summary, json: bool) -> Result<(), String>
         "test MSE       {:.5}  ({} images)",
         summary.test_mse, summary.test_images
     );
+    if let Some(changes) = &summary.test_changes {
+        println!("test images    changed: {changes}");
+    }
     println!("PSNR           {:.2} dB", summary.psnr_db);
     println!("SSIM           {:.4}", summary.ssim);
+    if let (Some(psnr), Some(ssim)) = (summary.noisy_psnr_db, summary.noisy_ssim) {
+        println!(
+            "noisy input    PSNR {psnr:.2} dB, SSIM {ssim:.4} (the model gained {:.2} dB)",
+            summary.psnr_db - psnr
+        );
+    }
+    if let Some(best) = summary.best_epoch {
+        let why = match summary.stopped_early {
+            Some(true) => "stopped early: no better validation MSE within the patience",
+            _ => "ran every epoch; kept the best",
+        };
+        println!("best epoch     {best} ({why})");
+    }
     println!("L2 / image     {:.3}", summary.l2_per_image);
     if let Some(rate) = summary.images_per_sec {
         println!(

@@ -6,6 +6,7 @@ pub mod corruption;
 pub mod dataset;
 pub mod idx;
 pub mod images;
+pub mod perturbation;
 pub mod sketch;
 
 pub use augmentation::Augmentation;
@@ -13,3 +14,4 @@ pub use corruption::{Corrupter, Corruption};
 pub use dataset::{Catalog, Dataset, DatasetError};
 pub use idx::{IMAGE_PIXELS, IMAGE_SIDE, IdxError, Inflater, MAX_INFLATED_BYTES};
 pub use images::{ImageSet, LoadError, Split, TrainTest, VALIDATION_FRACTION, images_tensor, unit};
+pub use perturbation::Perturbation;

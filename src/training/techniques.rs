@@ -1,6 +1,8 @@
 //! The training techniques a run may add to the reference protocol (whose values are the
 //! defaults: no noise, no augmentation, MSE, no early stopping, no regularisation).
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::early_stop::EarlyStop;
@@ -48,5 +50,38 @@ impl Techniques {
     /// its u8 pixels there).
     pub fn change_inputs(&self) -> bool {
         self.noise.is_some() || !self.augment.is_identity()
+    }
+}
+
+impl fmt::Display for Techniques {
+    /// The settings that differ from the reference protocol, e.g. `noise gaussian:0.3,
+    /// loss bce`; `none` when there are none.
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(noise) = self.noise {
+            parts.push(format!("noise {noise}"));
+        }
+        if !self.augment.is_identity() {
+            parts.push(format!("augment {}", self.augment));
+        }
+        if let Some(rule) = self.early_stop {
+            parts.push(format!(
+                "early-stop {} (min-delta {})",
+                rule.patience, rule.min_delta
+            ));
+        }
+        if self.loss != Loss::Mse {
+            parts.push(format!("loss {}", self.loss));
+        }
+        if self.weight_decay > 0.0 {
+            parts.push(format!("weight-decay {}", self.weight_decay));
+        }
+        if self.l1_code > 0.0 {
+            parts.push(format!("l1-code {}", self.l1_code));
+        }
+        match parts.is_empty() {
+            true => write!(f, "none"),
+            false => write!(f, "{}", parts.join(", ")),
+        }
     }
 }

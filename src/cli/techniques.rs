@@ -1,0 +1,92 @@
+//! The training techniques' command-line flags, shared by `train` and `bench`; and the
+//! test-set changes of `eval` (noise, augmentation).
+
+use clap::Args;
+
+use crate::data::{Augmentation, Corruption, Perturbation};
+use crate::training::early_stop::EarlyStop;
+use crate::training::loss::Loss;
+use crate::training::techniques::Techniques;
+
+/// The seed of the test set's noise and augmentation: every run measures on the same images.
+pub(super) const TEST_SEED: u64 = 42;
+
+#[derive(Args, Debug, Clone, Default)]
+pub(super) struct TechniqueArgs {
+    /// Denoising: corrupt the inputs, learn the clean images. gaussian:σ, salt-pepper:p,
+    /// mask:p (pixels erased) or block:p (a square of that fraction erased).
+    #[arg(long, value_parser = parse::<Corruption>)]
+    noise: Option<Corruption>,
+    /// Augment the training images: shift:PX, rotate:DEGREES, scale:FRACTION, comma-separated
+    /// (e.g. shift:2,rotate:10).
+    #[arg(long, value_parser = parse::<Augmentation>)]
+    augment: Option<Augmentation>,
+    /// Stop after this many epochs without a better validation MSE; keep the best weights.
+    #[arg(long)]
+    early_stop: Option<usize>,
+    /// With --early-stop: the least decrease of the validation MSE that counts as better.
+    #[arg(long, requires = "early_stop")]
+    min_delta: Option<f64>,
+    /// mse (default), mse+ssim:α (α·(1−SSIM) + (1−α)·MSE) or bce.
+    #[arg(long, value_parser = parse::<Loss>)]
+    loss: Option<Loss>,
+    /// AdamW's decoupled weight decay λ.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// λ of an L1 penalty on the code (a sparse autoencoder).
+    #[arg(long, default_value_t = 0.0)]
+    l1_code: f64,
+}
+
+impl TechniqueArgs {
+    /// The techniques, checked.
+    pub(super) fn techniques(&self) -> Result<Techniques, String> {
+        let techniques = Techniques {
+            noise: self.noise,
+            augment: self.augment.unwrap_or_default(),
+            early_stop: self.early_stop.map(|patience| EarlyStop {
+                patience,
+                min_delta: self.min_delta.unwrap_or(0.0),
+            }),
+            loss: self.loss.unwrap_or_default(),
+            weight_decay: self.weight_decay,
+            l1_code: self.l1_code,
+        };
+        techniques.validate()?;
+        Ok(techniques)
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub(super) struct TestChangeArgs {
+    /// Measure on test images corrupted so (as --noise of train; fixed seed).
+    #[arg(long, value_parser = parse::<Corruption>)]
+    noise: Option<Corruption>,
+    /// Measure on a shifted / rotated / scaled copy of the test set (as --augment of train;
+    /// fixed seed): how robust the model is to digits placed unlike MNIST's.
+    #[arg(long, value_parser = parse::<Augmentation>)]
+    augment: Option<Augmentation>,
+}
+
+impl TestChangeArgs {
+    pub(super) fn perturbation(&self) -> Option<Perturbation> {
+        (self.noise.is_some() || self.augment.is_some())
+            .then(|| Perturbation::new(self.augment.unwrap_or_default(), self.noise, TEST_SEED))
+    }
+
+    /// How the test set was changed, for the report.
+    pub(super) fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            self.augment.map(|a| format!("augment {a}")),
+            self.noise.map(|n| format!("noise {n}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, String> {
+    text.parse()
+}
