@@ -446,7 +446,7 @@ test('Datasets: the selector lists the site\'s catalog and another dataset loads
   try {
     await waitForLab(page, dataLoaded);
     const options = await page.$$eval('#dataset option', (os) => os.map((o) => o.value));
-    assert.deepEqual(options, ['mnist', 'mnist-copy']);
+    assert.deepEqual(options, ['mnist', 'fashion-mnist', 'mnist-copy']);
     await page.selectOption('#dataset', 'mnist-copy');
     // Its folder's pretrained weights were trained on MNIST: loaded, with a warning that stays.
     const state = await waitForLab(page, (s) => s.dataset === 'mnist-copy' && s.data_loaded
@@ -457,6 +457,23 @@ test('Datasets: the selector lists the site\'s catalog and another dataset loads
     await waitForStatus(page, 'warning: loaded pretrained upsample weights');
     console.log(`  dataset switched: ${JSON.stringify({ dataset: state.dataset, status: state.status })}`);
     assert.match(await page.$eval('#data-progress-label', (e) => e.textContent), /MNIST \(copy\)/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Fashion-MNIST: its files and its own pretrained weights load from the selector', { timeout: 120_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, dataLoaded);
+    await page.selectOption('#model', 'ffnn');
+    await page.selectOption('#dataset', 'fashion-mnist');
+    const state = await waitForLab(page, (s) => s.dataset === 'fashion-mnist' && s.data_loaded
+      && s.origin.dataset === 'fashion-mnist');
+    assert.deepEqual([state.model, state.origin.kind, state.status.kind], ['ffnn', 'loaded', 'info']);
+    console.log(`  Fashion-MNIST: ${JSON.stringify({ origin: state.origin, status: state.status })}`);
+    assert.match(await page.$eval('#data-progress-label', (e) => e.textContent), /Fashion-MNIST/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
