@@ -57,31 +57,47 @@ impl Augmentation {
     }
 }
 
+/// Border of zeros around the padded source: sample positions are clamped into it, so the
+/// bilinear reads need no bounds checks and see black outside the frame.
+const PAD: usize = 2;
+const PADDED: usize = IMAGE_SIDE + 2 * PAD;
+
 /// Resamples `image` into `out`: out(p) = image(A⁻¹(p − c − d) + c), A the rotation by
 /// `angle` and the scaling by `scale`, c the centre, d = (dx, dy).
 pub fn warp(image: &[u8], out: &mut [u8], dx: f32, dy: f32, angle: f32, scale: f32) {
     assert_eq!((image.len(), out.len()), (IMAGE_PIXELS, IMAGE_PIXELS));
+    let mut padded = [0f32; PADDED * PADDED];
+    for (row, pixels) in image.chunks_exact(IMAGE_SIDE).enumerate() {
+        let start = (row + PAD) * PADDED + PAD;
+        for (to, &from) in padded[start..start + IMAGE_SIDE].iter_mut().zip(pixels) {
+            *to = f32::from(from);
+        }
+    }
     let centre = (IMAGE_SIDE as f32 - 1.0) / 2.0;
     let (sin, cos) = angle.sin_cos();
-    let at = |x: isize, y: isize| -> f32 {
-        if (0..IMAGE_SIDE as isize).contains(&x) && (0..IMAGE_SIDE as isize).contains(&y) {
-            f32::from(image[y as usize * IMAGE_SIDE + x as usize])
-        } else {
-            0.0
+    // The inverse rotation and scale take an output pixel back to the source; along a row
+    // the source position moves by a constant step.
+    let (step_x, step_y) = (cos / scale, -sin / scale);
+    // Positions in padded coordinates, kept within [0.5, PADDED − 2.5]: outside the frame
+    // they then read only zeros, and the cell's far corner stays inside the buffer.
+    let (low, high) = (0.5, PADDED as f32 - 2.5);
+    for (y, row) in out.chunks_exact_mut(IMAGE_SIDE).enumerate() {
+        let (x, y) = (-centre - dx, y as f32 - centre - dy);
+        let mut sx = (cos * x + sin * y) / scale + centre + PAD as f32;
+        let mut sy = (-sin * x + cos * y) / scale + centre + PAD as f32;
+        for pixel in row {
+            let (px, py) = (sx.clamp(low, high), sy.clamp(low, high));
+            // Positive, so truncation is the floor.
+            let (x0, y0) = (px as usize, py as usize);
+            let (fx, fy) = (px - x0 as f32, py - y0 as f32);
+            let at = y0 * PADDED + x0;
+            let top = padded[at] + fx * (padded[at + 1] - padded[at]);
+            let bottom = padded[at + PADDED] + fx * (padded[at + PADDED + 1] - padded[at + PADDED]);
+            // Non-negative, so adding ½ and truncating rounds (and `as` saturates at 255).
+            *pixel = (top + fy * (bottom - top) + 0.5) as u8;
+            sx += step_x;
+            sy += step_y;
         }
-    };
-    for (index, pixel) in out.iter_mut().enumerate() {
-        let x = (index % IMAGE_SIDE) as f32 - centre - dx;
-        let y = (index / IMAGE_SIDE) as f32 - centre - dy;
-        // The inverse rotation and scale take the output pixel back to the source.
-        let sx = (cos * x + sin * y) / scale + centre;
-        let sy = (-sin * x + cos * y) / scale + centre;
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let (x0, y0) = (x0 as isize, y0 as isize);
-        let value = (1.0 - fy) * ((1.0 - fx) * at(x0, y0) + fx * at(x0 + 1, y0))
-            + fy * ((1.0 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
-        *pixel = value.round().clamp(0.0, 255.0) as u8;
     }
 }
 

@@ -10,7 +10,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::IMAGE_SIDE;
+use super::{IMAGE_PIXELS, IMAGE_SIDE};
 
 /// How an input is corrupted. Strengths are in the image's units: pixel values in [0, 1],
 /// fractions of the 784 pixels.
@@ -140,29 +140,37 @@ impl Corrupter {
     pub fn apply(&self, image: &mut [u8], rng: &mut Xoshiro256PlusPlus) {
         match (self.corruption, &self.gaussian) {
             (Corruption::Gaussian { .. }, Some(table)) => {
-                for pixels in image.chunks_mut(5) {
-                    let mut bits = rng.next_u64();
-                    for pixel in pixels {
-                        let noise = table[(bits as usize) & (QUANTILES - 1)];
+                let table: &[i16; QUANTILES] = table.as_ref().try_into().expect("the table's size");
+                let mut noise = [0i16; IMAGE_PIXELS];
+                for values in noise.chunks_exact_mut(4) {
+                    let bits = rng.next_u64();
+                    for (k, value) in values.iter_mut().enumerate() {
+                        *value = table[((bits >> (12 * k)) & 0xFFF) as usize];
+                    }
+                }
+                // Branch-free (min and max), so that the compiler vectorises it: with
+                // branches, the clamps' random outcomes cost more than the rest.
+                for (pixels, noise) in image.chunks_exact_mut(16).zip(noise.chunks_exact(16)) {
+                    let pixels: &mut [u8; 16] = pixels.try_into().expect("16 pixels");
+                    let noise: &[i16; 16] = noise.try_into().expect("16 values");
+                    for (pixel, noise) in pixels.iter_mut().zip(noise) {
                         *pixel = (i16::from(*pixel) + noise).clamp(0, 255) as u8;
-                        bits >>= 12;
                     }
                 }
             }
             (Corruption::SaltPepper { fraction }, _) => {
                 let threshold = threshold(fraction);
                 per_pixel(image, rng, |pixel, draw| {
-                    if draw < threshold {
-                        *pixel = if draw < threshold / 2 { 0 } else { 255 };
-                    }
+                    // Hit: draw < threshold; then salt (255) for its upper half, else pepper.
+                    let keep = 0u8.wrapping_sub(u8::from(draw >= threshold));
+                    let salt = 0u8.wrapping_sub(u8::from(draw >= threshold / 2));
+                    (pixel & keep) | (salt & !keep)
                 });
             }
             (Corruption::Mask { fraction }, _) => {
                 let threshold = threshold(fraction);
                 per_pixel(image, rng, |pixel, draw| {
-                    if draw < threshold {
-                        *pixel = 0;
-                    }
+                    pixel & 0u8.wrapping_sub(u8::from(draw >= threshold))
                 });
             }
             (Corruption::Block { fraction }, _) => {
@@ -198,13 +206,12 @@ fn threshold(fraction: f32) -> u32 {
     (fraction.clamp(0.0, 1.0) * 65_536.0).round() as u32
 }
 
-/// Calls `change(pixel, draw)` for every pixel with a uniform 16-bit draw (four per word).
-fn per_pixel(image: &mut [u8], rng: &mut Xoshiro256PlusPlus, change: impl Fn(&mut u8, u32)) {
+/// Sets every pixel to `change(pixel, draw)` with a uniform 16-bit draw (four per word).
+fn per_pixel(image: &mut [u8], rng: &mut Xoshiro256PlusPlus, change: impl Fn(u8, u32) -> u8) {
     for pixels in image.chunks_mut(4) {
-        let mut bits = rng.next_u64();
-        for pixel in pixels {
-            change(pixel, (bits & 0xFFFF) as u32);
-            bits >>= 16;
+        let bits = rng.next_u64();
+        for (k, pixel) in pixels.iter_mut().enumerate() {
+            *pixel = change(*pixel, ((bits >> (16 * k)) & 0xFFFF) as u32);
         }
     }
 }
