@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::device::{self, Backend, BackendKind, DeviceState};
 use super::run::{Engine, LossCurves, RunState};
-use crate::data::{Catalog, Dataset, ImageSet, TrainTest};
+use crate::data::{Catalog, Corruption, Dataset, ImageSet, TrainTest};
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelConfig, ModelKind};
 use crate::weights::WeightsHeader;
@@ -43,6 +43,8 @@ impl Changes {
     pub const METRICS: Self = Self(16);
     /// The sketch pad's ink (changed by the pad, outside the controller).
     pub const SKETCH: Self = Self(32);
+    /// The corruption the grid and the sketch pad show.
+    pub const NOISE: Self = Self(64);
 
     pub fn intersects(self, other: Self) -> bool {
         self.0 & other.0 != 0
@@ -124,7 +126,23 @@ impl LoadedData {
             .flat_map(|&i| self.sets.test.image(i).to_vec())
             .collect()
     }
+
+    /// What the model is given for the grid's digits: them, corrupted by `noise` if any
+    /// (seeded per test image, as the CLI's fixed-seed test noise).
+    pub fn grid_inputs(&self, noise: Option<Corruption>) -> Vec<u8> {
+        let mut pixels = self.grid_pixels();
+        if let Some(noise) = noise {
+            noise
+                .corrupter()
+                .apply_seeded(&mut pixels, &self.grid, GRID_NOISE_SEED);
+        }
+        pixels
+    }
 }
+
+/// The seed of the grid's corruption: the CLI's test seed, so the page shows the digits
+/// the CLI measures a denoiser on.
+const GRID_NOISE_SEED: u64 = 42;
 
 #[derive(Clone, Debug)]
 pub enum DataState {
@@ -152,6 +170,9 @@ pub struct App {
     /// The x extent of the loss chart.
     pub chart_epochs: usize,
     pub metrics: Option<(ModelKind, Metrics)>,
+    /// The corruption the grid and the sketch pad show: the techniques form's denoising
+    /// setting, or the running denoiser's.
+    pub noise: Option<Corruption>,
     pub evaluating: Option<Evaluator>,
     pub status: Status,
     /// While the page works on WebGPU: a CPU copy of the weights, which a lost device
@@ -219,6 +240,7 @@ impl App {
             curves: LossCurves::default(),
             chart_epochs: 20,
             metrics: None,
+            noise: None,
             evaluating: None,
             status: Status::Info("starting…".into()),
             cpu_copy: None,
@@ -268,6 +290,7 @@ impl App {
             Msg::ChooseModel(kind) => self.choose_model(kind),
             Msg::ChooseBackend(kind) => self.choose_backend(kind),
             Msg::ChooseBatchSize(size) => self.choose_batch_size(size),
+            Msg::ChooseNoise(noise) => self.choose_noise(noise),
             Msg::Start(settings) => self.start(settings, now),
             Msg::TogglePause => self.toggle_pause(now),
             Msg::Reset { epochs } => self.reset(epochs),
@@ -370,6 +393,19 @@ impl App {
         }
         self.batch_size = size;
         self.warm_up().into_iter().collect()
+    }
+
+    /// Shows `noise` in the grid and the sketch pad (not while a run trains: its own
+    /// corruption is shown then).
+    fn choose_noise(&mut self, noise: Option<Corruption>) -> Vec<Effect> {
+        if self.run.is_active() || noise == self.noise {
+            return Vec::new();
+        }
+        self.noise = noise;
+        // The worker's reconstructions were of other inputs: the grid computes its own.
+        self.model.grid_reconstructions = None;
+        self.changes |= Changes::NOISE;
+        Vec::new()
     }
 }
 

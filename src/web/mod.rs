@@ -45,6 +45,7 @@ browser_modules!(
     loader,
     page_run,
     runtime,
+    techniques_form,
     ui,
     views,
     webgpu,

@@ -32,6 +32,8 @@ pub struct LossCurves {
     pub steps: Vec<(f64, f64)>,
     pub train: Vec<(f64, f64)>,
     pub validation: Vec<(f64, f64)>,
+    /// With early stopping: the epoch whose weights the run keeps.
+    pub best_epoch: Option<usize>,
 }
 
 /// Active time of a run: wall-clock milliseconds, pauses excluded.
@@ -136,6 +138,7 @@ impl Run {
                 .push((record.epoch as f64, record.val_mse));
         }
         let new_epoch = curves.train.len() > known;
+        curves.best_epoch = progress.best_epoch;
         self.latest = Some(progress);
         new_epoch
     }

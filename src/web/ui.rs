@@ -8,7 +8,7 @@ use web_sys::{Event, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelec
 use super::app::{App, DataState, MAX_BATCH_SIZE, Msg, Origin, Status, WeightsOrigin};
 use super::device::{BackendKind, DeviceState};
 use super::run::{Run, RunState};
-use super::{dom, weights_io};
+use super::{dom, techniques_form, weights_io};
 use crate::model::ModelKind;
 use crate::training::TrainConfig;
 
@@ -55,6 +55,7 @@ fn read_settings() -> Result<TrainConfig, String> {
         .filter(|&n| (1..=48_000).contains(&n))
         .ok_or("training-set size must be a whole number from 1 to 48000")?;
     config.train_limit = (train_size < 48_000).then_some(train_size);
+    config.techniques = techniques_form::read()?;
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }
@@ -89,6 +90,7 @@ pub fn wire(dispatch: fn(Msg)) {
         dispatch(Msg::Start(read_settings()))
     });
     dom::on("pause", "click", move |_: Event| dispatch(Msg::TogglePause));
+    techniques_form::wire(dispatch);
     dom::on("reset", "click", move |_: Event| {
         dispatch(Msg::Reset {
             epochs: read_usize("epochs").unwrap_or(20),
@@ -199,7 +201,10 @@ fn render_controls(app: &App) {
         "upload-weights",
         "load-pretrained",
         "backend-select",
-    ] {
+    ]
+    .into_iter()
+    .chain(techniques_form::FIELDS)
+    {
         set_enabled(id, !running);
     }
     set_enabled("start", !running && loaded);

@@ -434,6 +434,56 @@ test('Sketch: strokes make an MNIST-like input and the pretrained model reconstr
   }
 });
 
+/// Opens the techniques form and sets denoising, augmentation and early stopping.
+async function chooseTechniques(page, { noise, strength, shift, rotate, patience }) {
+  await page.click('#techniques summary');
+  await page.selectOption('#noise', noise);
+  await page.$eval('#noise-strength', (e, v) => { e.value = v; e.dispatchEvent(new Event('input')); }, String(strength));
+  await page.fill('#augment-shift', String(shift));
+  await page.fill('#augment-rotate', String(rotate));
+  await page.check('#early-stop');
+  await page.fill('#patience', String(patience));
+}
+
+for (const [backend, args] of [['cpu', CPU_ARGS], ['webgpu', GPU_ARGS]]) {
+  test(`Techniques (${backend}): a denoising, augmented run with early stopping trains in the worker and shows its noise`, { timeout: 300_000 }, async () => {
+    const { browser, page, errors } = await openLab(args);
+    try {
+      await waitForLab(page, (s) => s.data_loaded && s.worker === 'ready', 120_000);
+      await chooseTechniques(page, { noise: 'salt-pepper', strength: 0.2, shift: 2, rotate: 10, patience: 1 });
+      // The grid shows the corrupted inputs as soon as the noise is chosen: six rows.
+      await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.rows === '6', null, { timeout: 60_000 });
+      assert.match(await page.$eval('#recon-caption', (e) => e.textContent), /corrupted inputs/);
+      if (backend === 'cpu') {
+        // A bad value is named and nothing starts.
+        await page.fill('#weight-decay', '-1');
+        await page.click('#start');
+        await waitForStatus(page, 'error');
+        assert.match(await page.$eval('#status', (e) => e.textContent), /weight decay needs a value ≥ 0, not -1/);
+        assert.equal(await page.$eval('#progress', (p) => p.dataset.state), 'idle');
+        await page.fill('#weight-decay', '0');
+      }
+      const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 512, batch: 32, epochs: 4 });
+      const lab = await labState(page);
+      const epochs = lab.validation_curve.length;
+      const best = await page.$eval('#loss-chart', (c) => c.dataset.bestEpoch);
+      console.log(`  ${backend}: ${state.step} steps, ${epochs} epochs, best ${best}, losses ${losses[0]?.toFixed(4)} → ` +
+        `${losses.at(-1)?.toFixed(4)}, val ${state.valLoss}`);
+      assert.equal(state.engine, 'worker', JSON.stringify(state));
+      assert.equal(state.state, 'done', JSON.stringify(state));
+      assert.ok(epochs >= 2 && epochs <= 4, `epochs run: ${epochs}`);
+      // The chart marks the kept epoch: the one with the lowest validation MSE.
+      const lowest = lab.validation_curve.reduce((a, b) => (b[1] < a[1] ? b : a));
+      assert.equal(Number(best), lowest[0]);
+      assert.ok(parseFloat(state.valLoss) < 0.2, JSON.stringify(state));
+      assert.equal(await page.$eval('#recon-grid', (c) => c.dataset.rows), '6');
+      assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+    } finally {
+      await browser.close();
+    }
+  });
+}
+
 test('Datasets: the selector lists the site\'s catalog and another dataset loads from it', { timeout: 120_000 }, async () => {
   // The site's catalog with a second entry: the same files under another id and name.
   const catalog = JSON.parse(fs.readFileSync(path.join(DIST, 'datasets.json'), 'utf8'));

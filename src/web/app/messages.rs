@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::data::{Catalog, Dataset, ImageSet, TrainTest};
+use crate::data::{Catalog, Corruption, Dataset, ImageSet, TrainTest};
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelConfig, ModelKind};
 use crate::training::{Progress, TrainConfig};
@@ -88,6 +88,8 @@ pub enum Msg {
     ChooseBackend(BackendKind),
     /// The settings form's batch size changed (to a whole number).
     ChooseBatchSize(usize),
+    /// The techniques form's corruption changed (`None`: no noise, or not a valid one).
+    ChooseNoise(Option<Corruption>),
     /// Start with the settings form's values (or what is wrong with them).
     Start(Result<TrainConfig, String>),
     TogglePause,

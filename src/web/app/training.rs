@@ -48,7 +48,8 @@ impl App {
         let Some(data) = self.loaded() else {
             return self.error(format!("{} is not loaded", self.dataset.name));
         };
-        let (train, grid) = (data.sets.train.clone(), data.grid_pixels());
+        let noise = config.techniques.noise;
+        let (train, grid) = (data.sets.train.clone(), data.grid_inputs(noise));
         // The training worker takes the run when it can (on WebGPU: with a device of its
         // own); else the page trains.
         let engine = match self.worker_trains_on(self.backend.kind) {
@@ -66,6 +67,10 @@ impl App {
         self.metrics = None;
         self.cpu_copy = None;
         self.changes |= Changes::CURVES | Changes::METRICS;
+        if noise != self.noise {
+            self.noise = noise;
+            self.changes |= Changes::NOISE;
+        }
         self.model.config = config.model;
         self.model.origin = Origin::Training { epochs: 0 };
         let validation_batch = validation_batch(config.batch_size);

@@ -90,6 +90,7 @@ pub fn warm_up() {
         steps: points.clone(),
         train: points.clone(),
         validation: points,
+        best_epoch: Some(1),
     };
     draw(&sample, 1);
     // The settings form's default length, until a run says otherwise.
@@ -148,6 +149,15 @@ fn plot(
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
     }
 
+    // Early stopping's kept epoch: a dashed line across the plot.
+    if let Some(best) = curves.best_epoch {
+        let x = best as f64;
+        let dashes = (0..12).map(|i| {
+            let at = |k: f64| low * (high / low).powf(k / 12.0);
+            PathElement::new(vec![(x, at(i as f64)), (x, at(i as f64 + 0.5))], BLACK)
+        });
+        chart.draw_series(dashes)?;
+    }
     let text = |value: &str, (x, y): (i32, i32), align: &str, baseline: &str| {
         context.set_text_align(align);
         context.set_text_baseline(baseline);
@@ -168,6 +178,14 @@ fn plot(
     text("epoch", ((left + right) / 2, bottom + 20), "center", "top");
     context.set_font("14px sans-serif");
     text("MSE per pixel", ((left + right) / 2, top - 8), "center", "bottom");
+    if let Some(best) = curves.best_epoch {
+        context.set_font("12px sans-serif");
+        let (px, _) = chart.backend_coord(&(best as f64, low));
+        text(&format!("best: epoch {best} (kept)"), (px + 4, top + 4), "left", "top");
+    }
+    let canvas = context.canvas().expect("a canvas context");
+    let best = curves.best_epoch.map_or(String::new(), |e| e.to_string());
+    dom::set_attr(&canvas, "data-best-epoch", &best);
 
     // The legend, upper right inside the plot.
     context.set_font("12px sans-serif");

@@ -1,10 +1,11 @@
-//! The reconstruction grid: the test digits (top rows) and the model's reconstructions
-//! beneath, drawn when the model or the data changes.
+//! The reconstruction grid: the test digits (top rows), with a denoising corruption the
+//! inputs the model gets (middle rows), and the model's reconstructions beneath; drawn when
+//! the model, the data or the corruption changes.
 
 use web_sys::HtmlElement;
 
 use super::{Latest, View};
-use crate::data::{IMAGE_PIXELS, images_tensor};
+use crate::data::{IMAGE_PIXELS, images_tensor, unit};
 use crate::model::{Model, read_values};
 use crate::web::app::{App, Changes};
 use crate::web::{dom, draw};
@@ -12,6 +13,8 @@ use crate::web::{dom, draw};
 /// What one redraw needs, taken from the state.
 struct Job {
     originals: Vec<f32>,
+    /// The corrupted inputs, when the grid shows a corruption.
+    inputs: Option<Vec<f32>>,
     /// The training worker's reconstructions, or the model to compute them with (on its
     /// own device: the CPU while a worker's run is shown).
     reconstructions: Result<Vec<f32>, Model>,
@@ -29,8 +32,12 @@ impl View for Grid {
             Some(values) => Ok(values.clone()),
             None => Err(app.model.model.clone()),
         };
+        let inputs = app
+            .noise
+            .map(|noise| data.grid_inputs(Some(noise)).into_iter().map(unit).collect());
         let job = Job {
             originals: data.sets.test.values(&data.grid),
+            inputs,
             reconstructions,
         };
         self.0.submit(job, draw_grid);
@@ -41,7 +48,8 @@ async fn draw_grid(job: Job) {
     let reconstructions = match job.reconstructions {
         Ok(values) => values,
         Err(model) => {
-            let output = model.forward(images_tensor(job.originals.clone(), &model.device()));
+            let inputs = job.inputs.clone().unwrap_or_else(|| job.originals.clone());
+            let output = model.forward(images_tensor(inputs, &model.device()));
             // A failed read means a lost device: the page moves on and redraws.
             let Ok(values) = read_values(output).await else {
                 return;
@@ -50,8 +58,17 @@ async fn draw_grid(job: Job) {
         }
     };
     let mut images: Vec<&[f32]> = job.originals.chunks(IMAGE_PIXELS).collect();
+    if let Some(inputs) = &job.inputs {
+        images.extend(inputs.chunks(IMAGE_PIXELS));
+    }
     images.extend(reconstructions.chunks(IMAGE_PIXELS));
     draw::image_grid("recon-grid", &images, 10, 2);
+    let caption = match job.inputs {
+        Some(_) => "Top two rows: test images. Middle: the corrupted inputs the model gets. Bottom: its reconstructions.",
+        None => "Top two rows: test images. Bottom two rows: the model's reconstructions.",
+    };
+    dom::set_text("recon-caption", caption);
     let grid: HtmlElement = dom::get("recon-grid");
+    dom::set_attr(&grid, "data-rows", &(images.len() / 10).to_string());
     dom::set_attr(&grid, "data-updated", &format!("{:.0}", dom::now()));
 }

@@ -24,7 +24,7 @@ pub trait View {
 pub fn all() -> Views {
     Views(vec![
         (
-            Changes::MODEL | Changes::DATA,
+            Changes::MODEL | Changes::DATA | Changes::NOISE,
             Box::new(grid::Grid::default()),
         ),
         (

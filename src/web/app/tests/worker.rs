@@ -291,3 +291,36 @@ fn on_the_cpu_the_worker_needs_no_warm_up() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_denoising_run_sends_corrupted_grid_digits_and_the_grid_shows_its_noise() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    let noise: crate::data::Corruption = "salt-pepper:0.3".parse().unwrap();
+    // The form's corruption is shown before any run.
+    app.take_changes();
+    app.update(Msg::ChooseNoise(Some(noise)), 10.0);
+    assert!(app.take_changes().intersects(Changes::NOISE));
+    assert_eq!(app.noise, Some(noise));
+    let clean = app.loaded().unwrap().grid_pixels();
+
+    let mut denoising = config(1);
+    denoising.techniques.noise = Some(noise);
+    let effects = app.update(Msg::Start(Ok(denoising)), 100.0);
+    let [Effect::StartWorkerRun { grid, config, .. }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(config.techniques.noise, Some(noise));
+    assert_eq!(grid.len(), clean.len());
+    let changed = grid.iter().zip(&clean).filter(|(a, b)| a != b).count();
+    assert!(
+        changed > clean.len() / 10,
+        "{changed} of {} pixels corrupted",
+        clean.len()
+    );
+    // The same digits as the grid view corrupts for itself: seeded by test index.
+    assert_eq!(grid, &app.loaded().unwrap().grid_inputs(Some(noise)));
+    // While it trains, the form cannot change what the grid shows.
+    app.update(Msg::ChooseNoise(None), 200.0);
+    assert_eq!(app.noise, Some(noise));
+}
