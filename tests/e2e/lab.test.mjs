@@ -426,6 +426,33 @@ test('Sketch: strokes make an MNIST-like input and the pretrained model reconstr
     assert.ok(recon.some((v) => v > 0.5), 'the reconstruction is blank');
     assert.ok(mse(recon, input) < mse(blank, input) * 0.7, 'the reconstruction is not closer than a blank image');
     await page.screenshot({ path: path.join(ARTIFACTS, 'lab-pretrained-sketch.png'), fullPage: true });
+
+    // "Corrupt my drawing": the input gets Gaussian noise (no denoising setting chosen).
+    await page.check('#sketch-noise');
+    await page.waitForFunction(() => /corrupted \(gaussian:0.3\)/.test(document.querySelector('#sketch-input-caption').textContent));
+    await page.waitForTimeout(300);
+    const noisy = await canvasDigit(page, '#sketch-input');
+    const speckled = noisy.filter((v, i) => input[i] < 0.1 && v > 0.1).length;
+    console.log(`  corrupted sketch: ${speckled} background pixels lit by the noise`);
+    assert.ok(speckled > 100, `the background did not get noise (${speckled})`);
+    await page.uncheck('#sketch-noise');
+
+    // The eraser wipes the top bar of the "7" from the pad.
+    const padInk = async () => (await canvasDigit(page, '#sketch')).filter((v) => v > 0.5).length;
+    const before = await padInk();
+    await page.check('#eraser');
+    // Checking the box may have scrolled the page: where the pad is now.
+    const moved = await page.locator('#sketch').boundingBox();
+    const atNow = (fx, fy) => [moved.x + fx * moved.width, moved.y + fy * moved.height];
+    await page.mouse.move(...atNow(0.25, 0.25));
+    await page.mouse.down();
+    await page.mouse.move(...atNow(0.75, 0.25), { steps: 8 });
+    await page.mouse.up();
+    await page.uncheck('#eraser');
+    await page.waitForTimeout(300);
+    const after = await padInk();
+    console.log(`  the eraser: ${before} → ${after} inked pad cells`);
+    assert.ok(after < before * 0.8, 'the eraser took no ink');
     await page.click('#clear-sketch');
     await page.waitForTimeout(300);
     assert.ok((await canvasDigit(page, '#sketch-input')).every((v) => v < 0.2), 'clear did not clear');

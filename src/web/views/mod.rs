@@ -28,7 +28,7 @@ pub fn all() -> Views {
             Box::new(grid::Grid::default()),
         ),
         (
-            Changes::MODEL | Changes::SKETCH,
+            Changes::MODEL | Changes::SKETCH | Changes::NOISE,
             Box::new(sketch::Sketch::default()),
         ),
         (

@@ -1,19 +1,27 @@
-//! The sketch pad: pointer (mouse, pen, touch) strokes on `#sketch`, read back as ink,
-//! turned into an MNIST-style 28×28 input and reconstructed by the model as it changes.
+//! The sketch pad: pointer (mouse, pen, touch) strokes on `#sketch` (or, with the eraser,
+//! strokes that wipe), read back as ink, turned into an MNIST-style 28×28 input, corrupted
+//! if asked (a denoiser then cleans the drawing live) and reconstructed by the model as it
+//! changes.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
-use web_sys::{HtmlCanvasElement, PointerEvent};
+use web_sys::{HtmlCanvasElement, HtmlInputElement, PointerEvent};
 
 use super::{Latest, View};
-use crate::data::{IMAGE_PIXELS, images_tensor, sketch::to_mnist, unit};
+use crate::data::{Corruption, IMAGE_PIXELS, images_tensor, sketch::to_mnist, unit};
 use crate::model::{Model, read_values};
 use crate::web::app::{App, Changes};
 use crate::web::{dom, draw};
 
 /// Pen width relative to the pad's side (MNIST strokes are ~2–3 px of 28).
 const PEN: f64 = 0.075;
+/// The eraser is wider than the pen.
+const ERASER: f64 = 0.15;
+/// "Corrupt my drawing" without a denoising setting: the article's Gaussian noise.
+const DEFAULT_NOISE: Corruption = Corruption::Gaussian { sigma: 0.3 };
+/// The drawing's corruption is seeded, so that it does not flicker from stroke to stroke.
+const SKETCH_NOISE_SEED: u64 = 7;
 
 /// What one redraw needs: the drawing as a 28×28 input and the model to rebuild it.
 struct Job {
@@ -29,12 +37,21 @@ pub struct Sketch(Latest<Job>);
 impl View for Sketch {
     fn redraw(&mut self, app: &App, _: Changes) {
         let (ink, width, height) = ink();
-        let Some(input) = to_mnist(&ink, width, height) else {
+        let Some(mut input) = to_mnist(&ink, width, height) else {
             let blank = vec![0.0; IMAGE_PIXELS];
             draw::image_grid("sketch-input", &[&blank], 1, 4);
             draw::image_grid("sketch-recon", &[&blank], 1, 4);
             return;
         };
+        let caption = match dom::get::<HtmlInputElement>("sketch-noise").checked() {
+            true => {
+                let noise = app.noise.unwrap_or(DEFAULT_NOISE);
+                input = corrupted(&input, noise);
+                format!("28×28 input, corrupted ({noise})")
+            }
+            false => "28×28 input".to_string(),
+        };
+        dom::set_text("sketch-input-caption", &caption);
         draw::image_grid("sketch-input", &[&input], 1, 4);
         let job = Job {
             input,
@@ -42,6 +59,15 @@ impl View for Sketch {
         };
         self.0.submit(job, reconstruct);
     }
+}
+
+/// `input` (784 values in [0, 1]) corrupted by `noise`, through its u8 pixels.
+fn corrupted(input: &[f32], noise: Corruption) -> Vec<f32> {
+    let mut pixels: Vec<u8> = input.iter().map(|v| (v * 255.0).round() as u8).collect();
+    noise
+        .corrupter()
+        .apply_seeded(&mut pixels, &[0], SKETCH_NOISE_SEED);
+    pixels.into_iter().map(unit).collect()
 }
 
 async fn reconstruct(job: Job) {
@@ -77,6 +103,10 @@ pub fn install_pad(changed: fn(Changes)) {
             let _ = canvas.set_pointer_capture(event.pointer_id());
             drawing.set(true);
             let ctx = draw::context(&canvas);
+            let erasing = dom::get::<HtmlInputElement>("eraser").checked();
+            let side = f64::from(canvas.width());
+            ctx.set_stroke_style_str(if erasing { "#000" } else { "#fff" });
+            ctx.set_line_width(side * if erasing { ERASER } else { PEN });
             let (x, y) = position(&event);
             ctx.begin_path();
             ctx.move_to(x, y);
@@ -107,6 +137,8 @@ pub fn install_pad(changed: fn(Changes)) {
             }
         });
     }
+    let on_noise = on_change.clone();
+    dom::on("sketch-noise", "change", move |_: web_sys::Event| on_noise());
     let on_clear = on_change.clone();
     dom::on("clear-sketch", "click", move |_: web_sys::Event| {
         clear();
