@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
-"""Writes weights/manifest.json from the CLI's JSON reports of the runs that made weights/.
+"""Writes a dataset's weights manifest from the CLI's JSON reports of the runs that made its weights.
 
-Inputs (all written by `mnist-ae --json`): runs/<model>-20.json (train), runs/<model>-eval.json
-(eval of the shipped file, 10k test images) and runs/<model>-eval1000.json (first 1,000).
+Usage: scripts/make-manifest.py [DATASET_ID]   (default mnist)
+
+MNIST: runs/ and weights/; another dataset: runs/<id>/ and its catalog's weights_dir.
+Inputs (all written by `mnist-ae --json`): <runs>/<model>-20.json (train), <runs>/<model>-eval.json
+(eval of the shipped file, 10k test images) and <runs>/<model>-eval1000.json (first 1,000).
 """
 import datetime, hashlib, json, os, sys
 
 MODELS = ["ffnn", "conv-transpose", "upsample", "deep"]
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+dataset_id = sys.argv[1] if len(sys.argv) > 1 else "mnist"
+catalog = json.load(open(os.path.join(root, "static", "datasets.json")))["datasets"]
+dataset = next((d for d in catalog if d["id"] == dataset_id), None)
+if dataset is None:
+    sys.exit(f"error: unknown dataset '{dataset_id}' (known: {', '.join(d['id'] for d in catalog)})")
+runs = "runs" if dataset_id == "mnist" else os.path.join("runs", dataset_id)
+weights_dir = dataset["weights_dir"]
 
 def last_json(path):
     with open(os.path.join(root, path)) as f:
@@ -15,11 +25,12 @@ def last_json(path):
 
 entries = []
 for model in MODELS:
-    train, full, first = (last_json(f"runs/{model}-{s}.json") for s in ("20", "eval", "eval1000"))
-    path = os.path.join(root, "weights", f"{model}.bin")
+    train, full, first = (last_json(f"{runs}/{model}-{s}.json") for s in ("20", "eval", "eval1000"))
+    path = os.path.join(root, weights_dir, f"{model}.bin")
     data = open(path, "rb").read()
     entries.append({
         "model": model,
+        "dataset": dataset_id,
         "file": f"{model}.bin",
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -35,8 +46,9 @@ for model in MODELS:
         "images_per_sec": train["images_per_sec"],
         "train_seconds": train["seconds"],
         "backend": train["backend"] + ", native, 2 cores (other jobs running)",
-        "date": datetime.date.fromtimestamp(os.path.getmtime(os.path.join(root, f"runs/{model}-20.json"))).isoformat(),
+        "date": datetime.date.fromtimestamp(os.path.getmtime(os.path.join(root, f"{runs}/{model}-20.json"))).isoformat(),
         "history": train["history"],
     })
-json.dump({"format": 1, "models": entries}, open(os.path.join(root, "weights", "manifest.json"), "w"), indent=1)
-print("wrote weights/manifest.json", file=sys.stderr)
+out = os.path.join(weights_dir, "manifest.json")
+json.dump({"format": 1, "models": entries}, open(os.path.join(root, out), "w"), indent=1)
+print(f"wrote {out}", file=sys.stderr)

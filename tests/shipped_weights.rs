@@ -1,21 +1,23 @@
-//! Every file in `weights/` loads into its model and reproduces the test MSE its manifest records.
+//! Every file in each dataset's weights folder (`weights/`, `weights/fashion-mnist/`) loads
+//! into its model and reproduces the test MSE its manifest records.
 #![cfg(not(target_family = "wasm"))] // native: real files, the CLI binary, pollster
 
 mod common;
 
 use burn::tensor::Device;
+use mnist_ae::data::Catalog;
 use mnist_ae::metrics::evaluate;
 use mnist_ae::model::ModelKind;
 use mnist_ae::weights;
 
-#[test]
-fn shipped_weights_reproduce_their_manifest() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+fn shipped_weights_reproduce_their_manifest(dataset_id: &str) {
+    let dataset = Catalog::builtin().get(dataset_id).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&dataset.weights_dir);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     let entries = manifest["models"].as_array().unwrap();
     assert_eq!(entries.len(), 4, "one entry per model");
-    let mnist = common::mnist();
+    let sets = common::load(dataset_id);
     let device = Device::flex();
     let first_1000: Vec<usize> = (0..1000).collect();
     for entry in entries {
@@ -32,16 +34,26 @@ fn shipped_weights_reproduce_their_manifest() {
             "{kind}: shipped weights are the 20-epoch ones"
         );
         assert_eq!(
-            header.dataset, "mnist",
-            "{kind}: a header without a dataset"
+            header.dataset, dataset_id,
+            "{kind}: trained on another dataset"
         );
-        let measured = pollster::block_on(evaluate(&model, &mnist.test, &first_1000, 500, &device))
+        let measured = pollster::block_on(evaluate(&model, &sets.test, &first_1000, 500, &device))
             .unwrap()
             .mse;
         let recorded = entry["test_first_1000"]["test_mse"].as_f64().unwrap();
         assert!(
             (measured - recorded).abs() <= recorded * 0.01,
-            "{kind}: measured {measured}, manifest {recorded}"
+            "{dataset_id} {kind}: measured {measured}, manifest {recorded}"
         );
     }
+}
+
+#[test]
+fn mnist_weights_reproduce_their_manifest() {
+    shipped_weights_reproduce_their_manifest("mnist");
+}
+
+#[test]
+fn fashion_mnist_weights_reproduce_their_manifest() {
+    shipped_weights_reproduce_their_manifest("fashion-mnist");
 }
