@@ -551,6 +551,10 @@ test('Fashion-MNIST: its files and its own pretrained weights load from the sele
     assert.deepEqual([state.model, state.origin.kind, state.status.kind], ['ffnn', 'loaded', 'info']);
     console.log(`  Fashion-MNIST: ${JSON.stringify({ origin: state.origin, status: state.status })}`);
     assert.match(await page.$eval('#data-progress-label', (e) => e.textContent), /Fashion-MNIST/);
+    // The grid's columns are named by class.
+    await page.waitForFunction(() => /Sneaker/.test(document.querySelector('#grid-classes').textContent));
+    const classes = await page.$$eval('#grid-classes span', (s) => s.map((e) => e.textContent));
+    assert.deepEqual(classes.slice(0, 3), ['T-shirt/top', 'Trouser', 'Pullover']);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -32,6 +32,7 @@ impl View for Grid {
             Some(values) => Ok(values.clone()),
             None => Err(app.model.model.clone()),
         };
+        show_classes(&app.dataset.labels);
         let inputs = app
             .noise
             .map(|noise| data.grid_inputs(Some(noise)).into_iter().map(unit).collect());
@@ -41,6 +42,19 @@ impl View for Grid {
             reconstructions,
         };
         self.0.submit(job, draw_grid);
+    }
+}
+
+/// The classes' names above the grid's columns (a column holds one class).
+fn show_classes(labels: &[String]) {
+    let row: HtmlElement = dom::get("grid-classes");
+    row.set_text_content(None);
+    let document = dom::document();
+    for label in labels {
+        let name = document.create_element("span").expect("a span");
+        name.set_text_content(Some(label));
+        dom::set_attr(&name, "title", label);
+        let _ = row.append_child(&name);
     }
 }
 
