@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 /// How many classes a dataset has: the IDX reader accepts labels 0–9.
 const CLASSES: usize = 10;
+/// The id of the dataset made of a person's own files.
+pub const UPLOADED_ID: &str = "your-files";
 
 /// One dataset: where its files are and what its classes are called.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +67,32 @@ pub struct Sources {
 }
 
 impl Dataset {
+    /// The entry for IDX files a person uploaded (`files`, by name): not in the catalog,
+    /// no files on the site, classes named by their numbers; the site's MNIST weights are
+    /// offered (with a warning, as for any other dataset's).
+    pub fn uploaded(files: &[String], train: usize, test: usize) -> Self {
+        let none = || PerFile {
+            train_images: String::new(),
+            train_labels: String::new(),
+            test_images: String::new(),
+            test_labels: String::new(),
+        };
+        Self {
+            id: UPLOADED_ID.into(),
+            name: "Your files".into(),
+            description: format!(
+                "{train} training and {test} test images from {}",
+                files.join(", ")
+            ),
+            dir: String::new(),
+            files: none(),
+            weights_dir: "weights".into(),
+            labels: (0..CLASSES).map(|c| format!("class {c}")).collect(),
+            sha256: none(),
+            sources: Sources::default(),
+        }
+    }
+
     /// The four file names: train images, train labels, test images, test labels.
     pub fn file_names(&self) -> [&str; 4] {
         self.files.as_array()

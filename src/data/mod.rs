@@ -8,6 +8,7 @@ pub mod idx;
 pub mod images;
 pub mod perturbation;
 pub mod sketch;
+pub mod upload;
 
 pub use augmentation::Augmentation;
 pub use corruption::{Corrupter, Corruption};

@@ -268,6 +268,7 @@ impl App {
         match msg {
             Msg::CatalogLoaded(result) => self.on_catalog(result),
             Msg::DataLoaded { dataset, result } => self.on_data(&dataset, result),
+            Msg::DataUploaded(result) => self.on_upload(result),
             Msg::WeightsLoaded { origin, result } => self.on_weights(origin, result),
             Msg::Worker(message) => self.on_worker(message, now),
             Msg::WorkerBroken(reason) => self.on_worker_broken(reason, now),

@@ -4,7 +4,7 @@
 use web_sys::HtmlElement;
 
 use super::{dom, loader};
-use crate::data::{Catalog, Dataset, Inflater, MAX_INFLATED_BYTES, TrainTest};
+use crate::data::{Catalog, Dataset, Inflater, MAX_INFLATED_BYTES, TrainTest, upload};
 
 /// The datasets this site has, from its `datasets.json`.
 pub async fn load_catalog() -> Result<Catalog, String> {
@@ -53,6 +53,18 @@ pub async fn load(dataset: &Dataset) -> Result<TrainTest, String> {
     dom::next_frame().await;
     let files: [Vec<u8>; 4] = files.try_into().expect("one per file name");
     TrainTest::from_files(dataset, files).map_err(|e| format!("{}: {e}", dataset.name))
+}
+
+/// A person's own IDX files (picked or dropped), read and sorted out.
+pub async fn read_uploads(files: Vec<web_sys::File>) -> Result<(Dataset, TrainTest), String> {
+    let mut named = Vec::new();
+    for file in files {
+        let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+            .await
+            .map_err(|e| loader::describe(&file.name(), e))?;
+        named.push((file.name(), js_sys::Uint8Array::new(&buffer).to_vec()));
+    }
+    upload::from_files(named)
 }
 
 fn show_progress(progress: &HtmlElement, loaded: f64, total: f64) {

@@ -3,12 +3,15 @@
 //! progress bar and the enabled controls. Cheap DOM writes, done on every render.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Event, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement};
+use web_sys::{
+    DragEvent, Event, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement,
+};
 
 use super::app::{App, DataState, MAX_BATCH_SIZE, Msg, Origin, Status, WeightsOrigin};
 use super::device::{BackendKind, DeviceState};
 use super::run::{Run, RunState};
-use super::{dom, techniques_form, weights_io};
+use super::{data_io, dom, techniques_form, weights_io};
+use crate::data::Dataset;
 use crate::model::ModelKind;
 use crate::training::TrainConfig;
 
@@ -103,6 +106,21 @@ pub fn wire(dispatch: fn(Msg)) {
     dom::on("download-weights", "click", move |_: Event| {
         dispatch(Msg::Download)
     });
+    dom::on("upload-data", "change", move |event: Event| {
+        let input: HtmlInputElement = event.target().expect("an input").unchecked_into();
+        if let Some(list) = input.files() {
+            upload_data(dispatch, (0..list.length()).filter_map(|i| list.get(i)).collect());
+        }
+        input.set_value("");
+    });
+    // Files dropped anywhere on the page are taken as IDX data.
+    dom::on("drop-zone", "dragover", move |event: DragEvent| event.prevent_default());
+    dom::on("drop-zone", "drop", move |event: DragEvent| {
+        event.prevent_default();
+        if let Some(list) = event.data_transfer().and_then(|d| d.files()) {
+            upload_data(dispatch, (0..list.length()).filter_map(|i| list.get(i)).collect());
+        }
+    });
     dom::on("upload-weights", "change", move |event: Event| {
         let input: HtmlInputElement = event.target().expect("an input").unchecked_into();
         if let Some(file) = input.files().and_then(|files| files.get(0)) {
@@ -113,6 +131,15 @@ pub fn wire(dispatch: fn(Msg)) {
             });
         }
         input.set_value("");
+    });
+}
+
+fn upload_data(dispatch: fn(Msg), files: Vec<web_sys::File>) {
+    if files.is_empty() {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        dispatch(Msg::DataUploaded(data_io::read_uploads(files).await));
     });
 }
 
@@ -161,11 +188,19 @@ fn render_backend(app: &App) {
     dom::get::<HtmlSelectElement>("backend-select").set_value(kind);
 }
 
-/// The dataset selector lists the site's catalog.
+/// The dataset selector lists the site's catalog, and a person's own files while they are
+/// the dataset.
 fn render_datasets(app: &App) {
     let select: HtmlSelectElement = dom::get("dataset");
-    let datasets = app.catalog.datasets();
-    if select.length() as usize != datasets.len() {
+    let mut datasets: Vec<&Dataset> = app.catalog.datasets().iter().collect();
+    if app.catalog.get(&app.dataset.id).is_err() {
+        datasets.push(&app.dataset);
+    }
+    let listed: Vec<String> = (0..select.length())
+        .filter_map(|i| select.item(i))
+        .map(|option| option.unchecked_into::<HtmlOptionElement>().value())
+        .collect();
+    if listed.iter().ne(datasets.iter().map(|d| &d.id)) {
         select.set_inner_html("");
         for dataset in datasets {
             let option = HtmlOptionElement::new_with_text_and_value(
@@ -199,6 +234,7 @@ fn render_controls(app: &App) {
         "learning-rate",
         "train-size",
         "upload-weights",
+        "upload-data",
         "load-pretrained",
         "backend-select",
     ]

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -556,6 +557,60 @@ test('Fashion-MNIST: its files and its own pretrained weights load from the sele
     const classes = await page.$$eval('#grid-classes span', (s) => s.map((e) => e.textContent));
     assert.deepEqual(classes.slice(0, 3), ['T-shirt/top', 'Trouser', 'Pullover']);
     assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/// An IDX file: magic 0x0000080<kind>, big-endian dimensions, then the bytes.
+function idxFile(kind, dims, body) {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head.writeUInt32BE(0x800 + kind, 0);
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([head, Buffer.from(body)]);
+}
+
+test('Your own data: malformed IDX uploads are named and refused; a good pair becomes the dataset and trains', { timeout: 240_000 }, async () => {
+  // 700 real test digits as an uncompressed images + labels pair.
+  const gunzip = (name) => zlib.gunzipSync(fs.readFileSync(path.join(DIST, 'mnist', name)));
+  const n = 700;
+  const images = idxFile(3, [n, 28, 28], gunzip('t10k-images-idx3-ubyte.gz').subarray(16, 16 + n * 784));
+  const labels = idxFile(1, [n], gunzip('t10k-labels-idx1-ubyte.gz').subarray(8, 8 + n));
+  const file = (name, buffer) => ({ name, mimeType: 'application/octet-stream', buffer });
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, (s) => s.data_loaded && s.worker === 'ready');
+    const bad = [
+      [[file('magic.idx', Buffer.concat([Buffer.from([0x12, 0x34, 8, 3]), images.subarray(4)])), file('l.idx', labels)], /magic\.idx: .*magic/],
+      [[file('cut.idx', images.subarray(0, images.length - 100)), file('l.idx', labels)], /cut\.idx: .*(truncated|expected)/i],
+      [[file('i.idx', images), file('short.idx', idxFile(1, [n - 1], labels.subarray(8, 8 + n - 1)))], /short\.idx: 699 labels for 700 images/],
+      [[file('two.idx', idxFile(3, [2, 28, 28], images.subarray(16, 16 + 2 * 784))), file('eleven.idx', idxFile(1, [2], [3, 11]))], /eleven\.idx: label 11/],
+      [[file('notes.txt', Buffer.from('these are my digits, honest')), file('l.idx', labels)], /notes\.txt:/],
+      [[file('huge.idx', idxFile(3, [4_000_000_000, 28, 28], [])), file('l.idx', labels)], /huge\.idx:/],
+      [[file('big.idx', idxFile(3, [2, 32, 32], new Uint8Array(2 * 32 * 32))), file('l2.idx', idxFile(1, [2], [1, 2]))], /big\.idx: .*32/],
+      [[file('only.idx', images)], /1 files given/],
+    ];
+    for (const [files, pattern] of bad) {
+      await page.setInputFiles('#upload-data', files);
+      await waitForStatus(page, 'error');
+      const message = await page.$eval('#status', (e) => e.textContent);
+      console.log(`  ${files.map((f) => f.name).join(' + ')}: ${message}`);
+      assert.match(message, pattern);
+      assert.match(message, /the current dataset is unchanged/);
+      const state = await labState(page);
+      assert.deepEqual([state.dataset, state.data_loaded], ['mnist', true]);
+      await page.evaluate(() => { document.querySelector('#status').textContent = ''; });
+    }
+    // The good pair: the last seventh (100 images) becomes the test set.
+    await page.setInputFiles('#upload-data', [file('digits-labels.idx', labels), file('digits.idx', images)]);
+    await waitForLab(page, (s) => s.dataset === 'your-files' && s.data_loaded);
+    const description = await page.$eval('#dataset', (s) => s.selectedOptions[0].textContent);
+    console.log(`  uploaded: ${description}`);
+    assert.match(description, /600 training and 100 test images/);
+    const { state } = await trainBriefly(page, { model: 'ffnn', size: 500, batch: 20, epochs: 3 });
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.ok(parseFloat(state.valLoss) < 0.2, JSON.stringify(state));
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
   } finally {
     await browser.close();
   }

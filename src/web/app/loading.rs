@@ -7,7 +7,7 @@ use super::{
     App, Changes, DataState, Effect, LoadedData, Origin, Status, WeightsOrigin, WorkerState,
     grid_indices,
 };
-use crate::data::{Catalog, TrainTest};
+use crate::data::{Catalog, Dataset, TrainTest};
 use crate::model::{Model, ModelKind};
 use crate::web::device::{BackendKind, Checkpoint, CopyOf};
 use crate::weights::WeightsHeader;
@@ -83,6 +83,29 @@ impl App {
         }
         effects.extend(self.warm_up());
         effects
+    }
+
+    /// A person's own files: they become the dataset, the model stays as it is (the site
+    /// has no weights for them). Bad files leave the current dataset in place.
+    pub(super) fn on_upload(
+        &mut self,
+        result: Result<(Dataset, TrainTest), String>,
+    ) -> Vec<Effect> {
+        if self.run.is_active() {
+            return self.error("a run is going: reset it before changing the data".into());
+        }
+        let (dataset, sets) = match result {
+            Ok(uploaded) => uploaded,
+            Err(message) => {
+                return self.error(format!("{message} — the current dataset is unchanged"));
+            }
+        };
+        self.dataset = dataset;
+        self.metrics = None;
+        self.changes |= Changes::METRICS;
+        self.status = Status::Info(format!("loaded your files: {}", self.dataset.description));
+        let id = self.dataset.id.clone();
+        self.on_data(&id, Ok(sets))
     }
 
     pub(super) fn on_weights(

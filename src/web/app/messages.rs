@@ -51,6 +51,8 @@ pub struct Switched {
 pub enum Msg {
     /// The site's dataset catalog (or why it could not be read).
     CatalogLoaded(Result<Catalog, String>),
+    /// A person's own IDX files, parsed (or what is wrong with them).
+    DataUploaded(Result<(Dataset, TrainTest), String>),
     DataLoaded {
         dataset: String,
         result: Result<TrainTest, String>,

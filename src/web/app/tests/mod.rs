@@ -285,3 +285,32 @@ fn the_grid_takes_two_digits_of_each_class_in_rows() {
 
 mod devices;
 mod worker;
+
+#[test]
+fn uploaded_files_become_the_dataset_and_bad_ones_leave_it() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    let bad = Err("junk.gz: bad magic number 0x3c21646f (not an IDX file)".to_string());
+    app.update(Msg::DataUploaded(bad), 10.0);
+    assert_eq!(app.dataset.id, "mnist");
+    assert!(app.loaded().is_some());
+    let Status::Error(message) = &app.status else {
+        panic!("{:?}", app.status)
+    };
+    assert!(message.contains("junk.gz") && message.ends_with("the current dataset is unchanged"));
+
+    let dataset = crate::data::Dataset::uploaded(&["a".into(), "b".into()], 100, 40);
+    let effects = app.update(Msg::DataUploaded(Ok((dataset, sets()))), 20.0);
+    assert_eq!(app.dataset.id, "your-files");
+    assert!(app.loaded().is_some());
+    assert!(
+        matches!(effects[0], Effect::SendWorkerData(_)),
+        "{effects:?}"
+    );
+    // Back to a dataset of the site's.
+    let effects = app.update(Msg::ChooseDataset("mnist".into()), 30.0);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::LoadData(_))),
+        "{effects:?}"
+    );
+}
