@@ -14,8 +14,8 @@ use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::{Catalog, Dataset, Perturbation, TrainTest};
-use crate::metrics::{Evaluation, Metrics};
-use crate::model::{Model, ModelKind};
+use crate::metrics::{self, Evaluation, Metrics};
+use crate::model::{Model, ModelConfig, ModelKind};
 use crate::training::{EpochRecord, TrainConfig, TrainError, Trainer};
 use crate::weights::{self, Precision, WeightsHeader};
 
@@ -253,6 +253,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let noise = config.techniques.noise;
     let perturbation = noise.map(|n| Perturbation::new(Default::default(), Some(n), TEST_SEED));
     let (test, noisy) = test_metrics(trainer.model(), &sets, None, perturbation, &device)?;
+    let dead = dead_units(trainer.model(), config.model, &sets, &device)?;
     let last = trainer.history().last();
     let progress = trainer.progress();
     let summary = Summary {
@@ -279,6 +280,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         test_changes: noise.map(|n| format!("noise {n}")),
         noisy_psnr_db: noisy.map(|m| m.psnr_db),
         noisy_ssim: noisy.map(|m| m.ssim),
+        dead_code_units: dead,
         best_epoch: progress.best_epoch,
         stopped_early: config.techniques.early_stop.map(|_| progress.stopped_early),
     };
@@ -299,6 +301,7 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         args.changes.perturbation(),
         &device,
     )?;
+    let dead = dead_units(&model, header.model, &sets, &device)?;
     let summary = Summary {
         model: header.model.kind,
         dataset: dataset.id.clone(),
@@ -323,6 +326,7 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         test_changes: args.changes.describe(),
         noisy_psnr_db: noisy.map(|m| m.psnr_db),
         noisy_ssim: noisy.map(|m| m.ssim),
+        dead_code_units: dead,
         best_epoch: None,
         stopped_early: None,
     };
@@ -418,6 +422,20 @@ fn test_metrics(
     })
     .map_err(|e| format!("evaluation failed: {e}"))?;
     Ok((evaluation.metrics(), evaluation.input_metrics()))
+}
+
+/// The code units (channels for the conv models) dead on the whole test set.
+fn dead_units(
+    model: &Model,
+    config: ModelConfig,
+    sets: &TrainTest,
+    device: &Device,
+) -> Result<usize, String> {
+    let indices: Vec<usize> = (0..sets.test.len()).collect();
+    pollster::block_on(metrics::dead_code_units(
+        model, config, &sets.test, &indices, device,
+    ))
+    .map_err(|e| format!("evaluation failed: {e}"))
 }
 
 /// Reads a weights file made for `kind`; the error names the file. Weights trained on

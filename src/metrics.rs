@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, ImageSet, Perturbation, images_tensor, unit};
-use crate::model::{Model, ReadError, read_values};
+use crate::model::{Model, ModelConfig, ModelKind, ReadError, read_values};
 
 /// Side of the SSIM Gaussian window.
 pub(crate) const SSIM_WINDOW: usize = 11;
@@ -154,6 +154,33 @@ pub async fn evaluate(
         evaluation.measure(batch_size, device).await?;
     }
     Ok(evaluation.metrics())
+}
+
+/// How many of `model`'s code units are dead on the images at `indices`: zero for every one
+/// of them (a ReLU that never fires; a conv model with a 4-channel code can lose a channel
+/// so). For the conv models a unit is a channel (its 7 × 7 values), else one number.
+pub async fn dead_code_units(
+    model: &Model,
+    config: ModelConfig,
+    set: &ImageSet,
+    indices: &[usize],
+    device: &Device,
+) -> Result<usize, ReadError> {
+    let model = model.valid();
+    let channels = match config.kind {
+        ModelKind::ConvTranspose | ModelKind::Upsample => config.code_size / 49,
+        ModelKind::Ffnn | ModelKind::Deep => config.code_size,
+    };
+    let mut largest = vec![0f32; channels];
+    for chunk in indices.chunks(500) {
+        let code = model.encode(images_tensor(set.values(chunk), device));
+        let values = read_values(code.abs().max_dim(0)).await?;
+        for (unit, value) in values.iter().enumerate() {
+            let channel = unit * channels / values.len();
+            largest[channel] = largest[channel].max(*value);
+        }
+    }
+    Ok(largest.iter().filter(|&&v| v == 0.0).count())
 }
 
 /// A measurement taken a chunk at a time, so that the page and the worker can report how
@@ -372,5 +399,29 @@ mod tests {
             "{chunked:?} vs {whole:?}"
         );
         assert_eq!(ready(evaluation.measure(4, &device)).unwrap(), 0);
+    }
+
+    #[test]
+    #[cfg(not(target_family = "wasm"))] // pollster drives the async reads natively
+    fn code_units_that_never_fire_are_counted_dead() {
+        use pollster::block_on;
+        let device = Device::flex();
+        let config = ModelConfig::new(ModelKind::Ffnn);
+        let model = config.init(&device).unwrap();
+        let mut values = block_on(model.values()).unwrap();
+        // The encoder's weights (784 × 32), then its biases: units 0 and 5 get a bias no
+        // input can overcome, so their ReLU never fires; the others one that always does.
+        let biases = IMAGE_PIXELS * 32;
+        for (unit, bias) in values[biases..biases + 32].iter_mut().enumerate() {
+            *bias = if unit == 0 || unit == 5 { -1e3 } else { 1e3 };
+        }
+        let model = model.with_values(&values, &device).unwrap();
+        let pixels = (0..20 * IMAGE_PIXELS)
+            .map(|i| (i * 7 % 256) as u8)
+            .collect();
+        let set = ImageSet::new(pixels, vec![0; 20]).unwrap();
+        let indices: Vec<usize> = (0..20).collect();
+        let dead = block_on(dead_code_units(&model, config, &set, &indices, &device)).unwrap();
+        assert_eq!(dead, 2);
     }
 }

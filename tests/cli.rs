@@ -296,6 +296,10 @@ fn techniques_train_and_report_their_figures() {
     assert_eq!(report["history"].as_array().unwrap().len(), 2);
     assert_eq!(report["epochs"], 2);
     assert_eq!(report["test_changes"], "noise gaussian:0.3");
+    assert!(
+        report["dead_code_units"].as_u64().unwrap() <= 32,
+        "{report}"
+    );
     assert_eq!(report["techniques"]["noise"]["kind"], "gaussian");
     for key in ["noisy_psnr_db", "noisy_ssim", "psnr_db", "ssim"] {
         assert!(report[key].as_f64().unwrap().is_finite(), "{key}: {report}");

@@ -46,6 +46,8 @@ pub(super) struct Summary {
     pub(super) noisy_psnr_db: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) noisy_ssim: Option<f64>,
+    /// Code units (channels for the conv models) that are zero for every test image.
+    pub(super) dead_code_units: usize,
     /// With early stopping: the epoch whose weights were kept, and whether it stopped early.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) best_epoch: Option<usize>,
@@ -91,6 +93,10 @@ pub(super) fn print_summary(summary: &Summary, json: bool) -> Result<(), String>
         println!("best epoch     {best} ({why})");
     }
     println!("L2 / image     {:.3}", summary.l2_per_image);
+    println!(
+        "dead code      {} units (zero on every test image)",
+        summary.dead_code_units
+    );
     if let Some(rate) = summary.images_per_sec {
         println!(
             "speed          {rate:.0} images/s ({:.1} s)",

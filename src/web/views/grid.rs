@@ -21,7 +21,12 @@ struct Job {
 }
 
 #[derive(Default)]
-pub struct Grid(Latest<Job>);
+pub struct Grid {
+    redraws: Latest<Job>,
+    /// The class names shown above the columns (rewritten only when they change: a
+    /// dataset switch, not every weights update during a run).
+    classes: Vec<String>,
+}
 
 impl View for Grid {
     fn redraw(&mut self, app: &App, _: Changes) {
@@ -32,7 +37,10 @@ impl View for Grid {
             Some(values) => Ok(values.clone()),
             None => Err(app.model.model.clone()),
         };
-        show_classes(&app.dataset.labels);
+        if self.classes != app.dataset.labels {
+            self.classes.clone_from(&app.dataset.labels);
+            show_classes(&self.classes);
+        }
         let inputs = app
             .noise
             .map(|noise| data.grid_inputs(Some(noise)).into_iter().map(unit).collect());
@@ -41,7 +49,7 @@ impl View for Grid {
             inputs,
             reconstructions,
         };
-        self.0.submit(job, draw_grid);
+        self.redraws.submit(job, draw_grid);
     }
 }
 
