@@ -57,3 +57,50 @@ fn mnist_weights_reproduce_their_manifest() {
 fn fashion_mnist_weights_reproduce_their_manifest() {
     shipped_weights_reproduce_their_manifest("fashion-mnist");
 }
+
+/// The catalog's variants (e.g. the denoising `upsample`) load and reproduce their manifest's
+/// test MSE on the test set corrupted by the CLI's fixed seed.
+#[test]
+fn variant_weights_reproduce_their_manifest() {
+    use mnist_ae::data::{Corruption, Perturbation};
+    use mnist_ae::metrics::Evaluation;
+
+    let mnist_dataset = common::mnist_dataset();
+    assert!(!mnist_dataset.variants.is_empty());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("weights/denoising/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let mnist = common::mnist();
+    let device = Device::flex();
+    let all: Vec<usize> = (0..mnist.test.len()).collect();
+    for variant in &mnist_dataset.variants {
+        let kind: ModelKind = variant.model.parse().unwrap();
+        let bytes = std::fs::read(root.join(&variant.file)).unwrap();
+        let (model, header) = weights::from_bytes_for(&bytes, kind, &device).unwrap();
+        assert_eq!(header.dataset, "mnist");
+        let entry = manifest["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| variant.file.ends_with(e["file"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{} is not in the manifest", variant.file));
+        let noise: Corruption = variant.noise.as_deref().unwrap().parse().unwrap();
+        let perturbation = Perturbation::new(Default::default(), Some(noise), 42);
+        let mut evaluation =
+            Evaluation::new(&model, &mnist.test, &all).with_perturbation(perturbation);
+        while !evaluation.is_finished() {
+            pollster::block_on(evaluation.measure(500, &device)).unwrap();
+        }
+        let measured = evaluation.metrics().mse;
+        let recorded = entry["test_mse"].as_f64().unwrap();
+        assert!(
+            (measured - recorded).abs() <= recorded * 0.01,
+            "{}: measured {measured}, manifest {recorded}",
+            variant.name
+        );
+        let noisy = evaluation.input_metrics().unwrap().psnr_db;
+        assert!((noisy - entry["noisy_psnr_db"].as_f64().unwrap()).abs() < 0.01);
+    }
+}

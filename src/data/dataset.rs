@@ -32,6 +32,24 @@ pub struct Dataset {
     pub labels: Vec<String>,
     pub sha256: PerFile,
     pub sources: Sources,
+    /// Pretrained weights beyond the reference ones, offered by name.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+}
+
+/// Pretrained weights of one model trained with a technique (e.g. a denoiser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    /// The model kind's name, e.g. `upsample`.
+    pub model: String,
+    /// What a person picks, e.g. "denoising (Gaussian σ 0.3)".
+    pub name: String,
+    /// The weights file, relative to the site's root (and the repository).
+    pub file: String,
+    /// The corruption it was trained to remove (`NAME:STRENGTH`, as the CLI's `--noise`):
+    /// the page shows it in the grid when these weights load.
+    #[serde(default)]
+    pub noise: Option<String>,
 }
 
 /// One value for each of a dataset's four files (its name, or its checksum).
@@ -90,6 +108,7 @@ impl Dataset {
             labels: (0..CLASSES).map(|c| format!("class {c}")).collect(),
             sha256: none(),
             sources: Sources::default(),
+            variants: Vec::new(),
         }
     }
 
@@ -118,6 +137,13 @@ impl Dataset {
         };
         if self.id.is_empty() {
             return invalid("the id is empty".into());
+        }
+        for variant in &self.variants {
+            if let Some(noise) = &variant.noise
+                && let Err(e) = noise.parse::<crate::data::Corruption>()
+            {
+                return invalid(format!("variant '{}': {e}", variant.name));
+            }
         }
         if self.labels.len() != CLASSES {
             return invalid(format!(

@@ -295,7 +295,8 @@ impl App {
             Msg::Start(settings) => self.start(settings, now),
             Msg::TogglePause => self.toggle_pause(now),
             Msg::Reset { epochs } => self.reset(epochs),
-            Msg::LoadPretrained => vec![self.load_pretrained(false)],
+            Msg::LoadPretrained(None) => vec![self.load_pretrained(false)],
+            Msg::LoadPretrained(Some(name)) => self.load_variant(&name),
             Msg::Evaluate => self.evaluate(None).into_iter().collect(),
             Msg::Download => vec![Effect::Download {
                 model: self.model.model.clone(),
@@ -341,6 +342,26 @@ impl App {
             url: self.dataset.weights_file(kind.name()),
             kind,
             quiet,
+        }
+    }
+
+    /// The current dataset's pretrained variant `name` of the current model.
+    fn load_variant(&mut self, name: &str) -> Vec<Effect> {
+        let kind = self.model.config.kind;
+        let variant = self
+            .dataset
+            .variants
+            .iter()
+            .find(|v| v.name == name && v.model == kind.name());
+        match variant {
+            Some(variant) => vec![Effect::LoadWeights {
+                url: variant.file.clone(),
+                kind,
+                quiet: false,
+            }],
+            None => self.error(format!(
+                "no pretrained '{name}' weights for {kind} on this site"
+            )),
         }
     }
 

@@ -91,6 +91,21 @@ pub fn read() -> Result<Techniques, String> {
     Ok(techniques)
 }
 
+/// Puts `noise` (the corruption the page shows, e.g. a loaded denoiser's) into the form,
+/// when the form says otherwise.
+pub fn show_noise(noise: Option<Corruption>) {
+    let Some(noise) = noise else {
+        return;
+    };
+    if self::noise().ok().flatten() == Some(noise) {
+        return;
+    }
+    dom::get::<HtmlSelectElement>("noise").set_value(noise.name());
+    let strength = noise.strength().to_string();
+    dom::get::<HtmlInputElement>("noise-strength").set_value(&strength);
+    dom::set_text("noise-strength-value", &strength);
+}
+
 /// Shows the strength next to its slider, and tells the controller the corruption to show.
 pub fn wire(dispatch: fn(Msg)) {
     let changed = move |_: Event| {

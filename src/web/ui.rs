@@ -101,7 +101,8 @@ pub fn wire(dispatch: fn(Msg)) {
     });
     dom::on("evaluate", "click", move |_: Event| dispatch(Msg::Evaluate));
     dom::on("load-pretrained", "click", move |_: Event| {
-        dispatch(Msg::LoadPretrained)
+        let variant = dom::get::<HtmlSelectElement>("pretrained").value();
+        dispatch(Msg::LoadPretrained((!variant.is_empty()).then_some(variant)))
     });
     dom::on("download-weights", "click", move |_: Event| {
         dispatch(Msg::Download)
@@ -148,6 +149,8 @@ pub fn render(app: &App, longest_frame_ms: f64) {
     render_status(&app.status);
     render_backend(app);
     render_datasets(app);
+    render_variants(app);
+    techniques_form::show_noise(app.noise);
     render_controls(app);
     let note = match &app.model.origin {
         Origin::Fresh => "untrained".to_string(),
@@ -212,6 +215,34 @@ fn render_datasets(app: &App) {
         }
     }
     select.set_value(&app.dataset.id);
+}
+
+/// The pretrained weights on offer for the current model: the reference ones and the
+/// dataset's variants of it (e.g. a denoiser).
+fn render_variants(app: &App) {
+    let select: HtmlSelectElement = dom::get("pretrained");
+    let kind = app.model.config.kind.name();
+    let mut names = vec![String::new()];
+    names.extend(
+        app.dataset
+            .variants
+            .iter()
+            .filter(|v| v.model == kind)
+            .map(|v| v.name.clone()),
+    );
+    let listed: Vec<String> = (0..select.length())
+        .filter_map(|i| select.item(i))
+        .map(|option| option.unchecked_into::<HtmlOptionElement>().value())
+        .collect();
+    if listed != names {
+        select.set_inner_html("");
+        for name in names {
+            let text = if name.is_empty() { "reference" } else { &name };
+            let option = HtmlOptionElement::new_with_text_and_value(text, &name).expect("an option");
+            let _ = select.append_child(&option);
+        }
+    }
+    set_enabled("pretrained", select.length() > 1 && !app.run.is_active());
 }
 
 fn set_enabled(id: &str, enabled: bool) {

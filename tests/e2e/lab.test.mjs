@@ -512,6 +512,27 @@ for (const [backend, args] of [['cpu', CPU_ARGS], ['webgpu', GPU_ARGS]]) {
   });
 }
 
+test('Pretrained denoiser: picked by name, it loads and the grid shows the noise it removes', { timeout: 120_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, (s) => s.data_loaded && s.model === 'upsample' && s.origin.kind === 'loaded');
+    await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 2);
+    await page.selectOption('#pretrained', 'denoising (Gaussian σ 0.3)');
+    await page.click('#load-pretrained');
+    const state = await waitForLab(page, (s) => /denoising/.test(s.origin.source ?? ''));
+    await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.rows === '6', null, { timeout: 60_000 });
+    console.log(`  denoiser: ${JSON.stringify(state.origin)}; the form's noise: ${await page.$eval('#noise', (e) => e.value)}`);
+    assert.equal(await page.$eval('#noise', (e) => e.value), 'gaussian');
+    assert.equal(await page.$eval('#noise-strength-value', (e) => e.textContent), '0.3');
+    // ffnn has no such variant: only the reference weights are offered.
+    await page.selectOption('#model', 'ffnn');
+    await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 1);
+    assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('Datasets: the selector lists the site\'s catalog and another dataset loads from it', { timeout: 120_000 }, async () => {
   // The site's catalog with a second entry: the same files under another id and name.
   const catalog = JSON.parse(fs.readFileSync(path.join(DIST, 'datasets.json'), 'utf8'));
@@ -604,6 +625,8 @@ test('Your own data: malformed IDX uploads are named and refused; a good pair be
     // The good pair: the last seventh (100 images) becomes the test set.
     await page.setInputFiles('#upload-data', [file('digits-labels.idx', labels), file('digits.idx', images)]);
     await waitForLab(page, (s) => s.dataset === 'your-files' && s.data_loaded);
+    // The selector lists the files at the next render.
+    await page.waitForFunction(() => /test images/.test(document.querySelector('#dataset').selectedOptions[0]?.textContent));
     const description = await page.$eval('#dataset', (s) => s.selectedOptions[0].textContent);
     console.log(`  uploaded: ${description}`);
     assert.match(description, /600 training and 100 test images/);

@@ -153,6 +153,12 @@ impl App {
             dataset: header.dataset.clone(),
         };
         self.set_model(shown, origin_of_model);
+        // A denoiser's weights: the grid shows the corruption it removes.
+        let variant = self.dataset.variants.iter().find(|v| v.file == source);
+        if let Some(noise) = variant.and_then(|v| v.noise.as_deref()?.parse().ok()) {
+            self.noise = Some(noise);
+            self.changes |= Changes::NOISE;
+        }
         let loaded = match origin {
             WeightsOrigin::Pretrained { .. } => {
                 format!("loaded pretrained {} weights", header.model.kind)

@@ -99,7 +99,9 @@ pub enum Msg {
     Reset {
         epochs: usize,
     },
-    LoadPretrained,
+    /// Load the site's pretrained weights of the current model: the reference ones, or the
+    /// named variant (e.g. a denoiser).
+    LoadPretrained(Option<String>),
     Evaluate,
     Download,
 }

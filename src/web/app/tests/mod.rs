@@ -314,3 +314,43 @@ fn uploaded_files_become_the_dataset_and_bad_ones_leave_it() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_pretrained_denoiser_loads_by_name_and_the_grid_shows_its_noise() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::ChooseModel(ModelKind::Upsample), 0.0);
+    let name = "denoising (Gaussian σ 0.3)".to_string();
+    let effects = app.update(Msg::LoadPretrained(Some(name)), 10.0);
+    let [Effect::LoadWeights { url, quiet, .. }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (url.as_str(), *quiet),
+        ("weights/denoising/upsample-gaussian-0.3.bin", false)
+    );
+    let config = ModelConfig::new(ModelKind::Upsample);
+    let model = config.init(&Device::flex()).unwrap();
+    let header = WeightsHeader {
+        model: config,
+        epochs: 20,
+        precision: crate::weights::Precision::F32,
+        dataset: "mnist".into(),
+    };
+    let origin = WeightsOrigin::Pretrained {
+        url: url.clone(),
+        quiet: false,
+    };
+    app.take_changes();
+    app.update(
+        Msg::WeightsLoaded {
+            origin,
+            result: Ok(Some((model, header))),
+        },
+        20.0,
+    );
+    assert!(app.take_changes().intersects(Changes::NOISE));
+    assert_eq!(app.noise, Some(Corruption::Gaussian { sigma: 0.3 }));
+    // A name the site does not offer for this model is an error.
+    app.update(Msg::LoadPretrained(Some("sharpening".into())), 30.0);
+    assert!(matches!(&app.status, Status::Error(m) if m.contains("no pretrained 'sharpening'")));
+}
