@@ -27,7 +27,8 @@ const ROOT = path.resolve(HERE, '../..');
 
 const USAGE = `usage: scripts/bench.sh [--seconds S] [--models ffnn,conv-transpose,upsample,deep]
   [--libraries lab,tfjs,jax] [--paths webgpu,webgpu-page,cpu-worker,cpu-page] [--smoke]
-  [--out results.json] [--dist dist] [--settle S] [--chromium-flag F ...]`;
+  [--out results.json] [--dist dist] [--settle S] [--chromium-flag F ...]
+  [--noise NAME:STRENGTH] [--augment shift:PX,rotate:DEG]   (the lab's training techniques)`;
 const { values: options } = parseArgsOrExit({
   options: {
     seconds: { type: 'string' },
@@ -41,8 +42,26 @@ const { values: options } = parseArgsOrExit({
     // More Chromium flags, e.g. V8's profiler: --chromium-flag=--no-sandbox
     // --chromium-flag=--js-flags=--prof (docs/NOTES.md, "Profiling the wasm").
     'chromium-flag': { type: 'string', multiple: true, default: [] },
+    // The lab's training techniques, set in the page's form (their cost against a plain run).
+    noise: { type: 'string' },
+    augment: { type: 'string' },
   },
 });
+/** Sets the techniques form from --noise and --augment (the page checks the values at Start). */
+async function setTechniques(page) {
+  if (!options.noise && !options.augment) return;
+  await page.click('#techniques summary');
+  if (options.noise) {
+    const [name, strength] = options.noise.split(':');
+    await page.selectOption('#noise', name);
+    await page.$eval('#noise-strength', (e, v) => { e.value = v; e.dispatchEvent(new Event('input')); }, strength);
+  }
+  for (const part of (options.augment ?? '').split(',').filter(Boolean)) {
+    const [name, amount] = part.split(':');
+    await page.fill(`#augment-${name}`, amount);
+  }
+}
+
 /** Node's parseArgs, with a one-line error and the usage instead of a stack trace. */
 function parseArgsOrExit(config) {
   try {
@@ -157,6 +176,7 @@ async function measureLab(browser, base, pathName, model, batch, withInference) 
     await page.fill('#train-size', String(TRAIN_IMAGES));
     await page.fill('#batch-size', String(batch));
     await page.fill('#epochs', '1000');
+    await setTechniques(page);
     // Every report the page shows: when, at which step, how many images trained.
     const clicked = await page.evaluate(() => {
       const progress = document.querySelector('#progress');
@@ -285,7 +305,9 @@ try {
         for (const pathName of options.paths.split(',')) {
           // Inference runs on the page: once per backend.
           const infer = withInference && !PATHS[pathName].noWorker;
-          await record({ library: 'lab', backend: pathName, model, batch },
+          const techniques = [options.noise && `noise ${options.noise}`, options.augment && `augment ${options.augment}`]
+            .filter(Boolean).join(', ') || undefined;
+          await record({ library: 'lab', backend: pathName, model, batch, techniques },
             () => measureLab(browser, base, pathName, model, batch, infer));
         }
       }
