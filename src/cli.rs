@@ -26,7 +26,7 @@ mod techniques;
 
 use device::DeviceArgs;
 use report::{ProgressDisplay, Summary, print_summary};
-use techniques::{TEST_SEED, TechniqueArgs, TestChangeArgs};
+use techniques::{TechniqueArgs, TestChangeArgs};
 
 /// Training batches between loss read-backs: each one updates the progress display and
 /// checks for divergence.
@@ -251,8 +251,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
 
     // A denoiser is measured on the test set corrupted as it was trained (fixed seed).
     let noise = config.techniques.noise;
-    let perturbation = noise.map(|n| Perturbation::new(Default::default(), Some(n), TEST_SEED));
-    let (test, noisy) = test_metrics(trainer.model(), &sets, None, perturbation, &device)?;
+    let perturbation = noise.map(Perturbation::test_noise);
+    let test = test_metrics(trainer.model(), &sets, None, perturbation, &device)?;
     let dead = dead_units(trainer.model(), config.model, &sets, &device)?;
     let last = trainer.history().last();
     let progress = trainer.progress();
@@ -278,8 +278,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
         history: trainer.history().to_vec(),
         techniques: (config.techniques != Default::default()).then(|| config.techniques.clone()),
         test_changes: noise.map(|n| format!("noise {n}")),
-        noisy_psnr_db: noisy.map(|m| m.psnr_db),
-        noisy_ssim: noisy.map(|m| m.ssim),
+        noisy_psnr_db: test.input_psnr_db,
+        noisy_ssim: test.input_ssim,
         dead_code_units: dead,
         best_epoch: progress.best_epoch,
         stopped_early: config.techniques.early_stop.map(|_| progress.stopped_early),
@@ -294,7 +294,7 @@ fn eval(args: EvalArgs) -> Result<(), String> {
     let (model, header) = load_weights(&args.weights, args.common.model, dataset, &device)?;
     let sets = args.common.data.load(dataset)?;
     let started = Instant::now();
-    let (test, noisy) = test_metrics(
+    let test = test_metrics(
         &model,
         &sets,
         args.limit,
@@ -324,8 +324,8 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         history: Vec::new(),
         techniques: None,
         test_changes: args.changes.describe(),
-        noisy_psnr_db: noisy.map(|m| m.psnr_db),
-        noisy_ssim: noisy.map(|m| m.ssim),
+        noisy_psnr_db: test.input_psnr_db,
+        noisy_ssim: test.input_ssim,
         dead_code_units: dead,
         best_epoch: None,
         stopped_early: None,
@@ -399,15 +399,15 @@ fn plot(args: PlotArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The test figures, on the test set changed by `perturbation` if given; and then, when it
-/// corrupts the inputs, the corrupted inputs' own figures against the clean images.
+/// The test figures, on the test set changed by `perturbation` if given (with, when it
+/// corrupts the inputs, the corrupted inputs' own PSNR and SSIM).
 fn test_metrics(
     model: &Model,
     sets: &TrainTest,
     limit: Option<usize>,
     perturbation: Option<Perturbation>,
     device: &Device,
-) -> Result<(Metrics, Option<Metrics>), String> {
+) -> Result<Metrics, String> {
     let count = limit.unwrap_or(usize::MAX).min(sets.test.len());
     let indices: Vec<usize> = (0..count).collect();
     let mut evaluation = Evaluation::new(model, &sets.test, &indices);
@@ -421,7 +421,7 @@ fn test_metrics(
         Ok::<_, crate::model::ReadError>(())
     })
     .map_err(|e| format!("evaluation failed: {e}"))?;
-    Ok((evaluation.metrics(), evaluation.input_metrics()))
+    Ok(evaluation.metrics())
 }
 
 /// The code units (channels for the conv models) dead on the whole test set.

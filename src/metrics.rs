@@ -29,6 +29,12 @@ pub struct Metrics {
     pub l2_per_image: f64,
     /// How many images were measured.
     pub images: usize,
+    /// When the model was given corrupted inputs (a denoising check): the inputs' own PSNR
+    /// and SSIM against the clean images, what the model started from.
+    #[serde(default)]
+    pub input_psnr_db: Option<f64>,
+    #[serde(default)]
+    pub input_ssim: Option<f64>,
 }
 
 /// Sum of squared differences.
@@ -136,6 +142,8 @@ impl MetricsAccumulator {
             ssim: self.ssim / n,
             l2_per_image: self.l2 / n,
             images: self.images,
+            input_psnr_db: None,
+            input_ssim: None,
         }
     }
 }
@@ -231,10 +239,7 @@ impl<'a> Evaluation<'a> {
             return Ok(0);
         };
         let reconstructions = read_values(chunk.reconstructions).await?;
-        if let Some(inputs) = &chunk.inputs {
-            self.add_inputs(&chunk.originals, inputs);
-        }
-        Ok(self.add(&chunk.originals, &reconstructions))
+        Ok(self.add(&chunk.originals, chunk.inputs.as_deref(), &reconstructions))
     }
 
     /// [`Evaluation::measure`] in steps: queues the next `count` images' forward pass on
@@ -264,18 +269,17 @@ impl<'a> Evaluation<'a> {
         })
     }
 
-    /// Measures a chunk's corrupted inputs against its originals.
-    pub fn add_inputs(&mut self, originals: &[f32], inputs: &[f32]) {
-        self.inputs.add(originals, inputs);
-    }
-
-    /// The corrupted inputs' figures against the originals, when the inputs were corrupted.
-    pub fn input_metrics(&self) -> Option<Metrics> {
-        (self.inputs.images > 0).then(|| self.inputs.finish())
-    }
-
-    /// Measures a chunk's reconstructions against its originals; returns how many images.
-    pub fn add(&mut self, originals: &[f32], reconstructions: &[f32]) -> usize {
+    /// Measures a chunk's reconstructions (and its corrupted inputs, if any) against its
+    /// originals; returns how many images.
+    pub fn add(
+        &mut self,
+        originals: &[f32],
+        inputs: Option<&[f32]>,
+        reconstructions: &[f32],
+    ) -> usize {
+        if let Some(inputs) = inputs {
+            self.inputs.add(originals, inputs);
+        }
         self.accumulator.add(originals, reconstructions);
         originals.len() / IMAGE_PIXELS
     }
@@ -296,7 +300,12 @@ impl<'a> Evaluation<'a> {
 
     /// The metrics of the images measured so far.
     pub fn metrics(&self) -> Metrics {
-        self.accumulator.finish()
+        let inputs = (self.inputs.images > 0).then(|| self.inputs.finish());
+        Metrics {
+            input_psnr_db: inputs.map(|m| m.psnr_db),
+            input_ssim: inputs.map(|m| m.ssim),
+            ..self.accumulator.finish()
+        }
     }
 }
 

@@ -3,13 +3,11 @@
 
 use clap::Args;
 
+use crate::data::perturbation::TEST_SEED;
 use crate::data::{Augmentation, Corruption, Perturbation};
 use crate::training::early_stop::EarlyStop;
 use crate::training::loss::Loss;
 use crate::training::techniques::Techniques;
-
-/// The seed of the test set's noise and augmentation: every run measures on the same images.
-pub(super) const TEST_SEED: u64 = 42;
 
 #[derive(Args, Debug, Clone, Default)]
 pub(super) struct TechniqueArgs {

@@ -5,6 +5,10 @@
 use super::corruption::image_rng;
 use super::{Augmentation, Corrupter, Corruption, IMAGE_PIXELS, ImageSet};
 
+/// The seed of every measurement on a changed test set (the CLI's, the page's and the
+/// worker's, and the page's grid): they all see the very same corrupted digits.
+pub const TEST_SEED: u64 = 42;
+
 /// Mixed into the seed for the augmentation, so that it draws apart from the noise.
 const AUGMENT_SEED: u64 = 0xA06_3E27;
 
@@ -22,6 +26,11 @@ impl Perturbation {
             noise: noise.map(Corruption::corrupter),
             seed,
         }
+    }
+
+    /// The test set corrupted by `noise` under [`TEST_SEED`] (a denoiser's measurement).
+    pub fn test_noise(noise: Corruption) -> Self {
+        Self::new(Augmentation::default(), Some(noise), TEST_SEED)
     }
 
     /// Whether the inputs differ from the clean images the model is measured against.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::device::{self, Backend, BackendKind, DeviceState};
 use super::run::{Engine, LossCurves, RunState};
+use crate::data::perturbation::TEST_SEED;
 use crate::data::{Catalog, Corruption, Dataset, ImageSet, TrainTest};
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelConfig, ModelKind};
@@ -128,21 +129,17 @@ impl LoadedData {
     }
 
     /// What the model is given for the grid's digits: them, corrupted by `noise` if any
-    /// (seeded per test image, as the CLI's fixed-seed test noise).
+    /// (seeded per test image by the test seed: the digits every measurement corrupts so).
     pub fn grid_inputs(&self, noise: Option<Corruption>) -> Vec<u8> {
         let mut pixels = self.grid_pixels();
         if let Some(noise) = noise {
             noise
                 .corrupter()
-                .apply_seeded(&mut pixels, &self.grid, GRID_NOISE_SEED);
+                .apply_seeded(&mut pixels, &self.grid, TEST_SEED);
         }
         pixels
     }
 }
-
-/// The seed of the grid's corruption: the CLI's test seed, so the page shows the digits
-/// the CLI measures a denoiser on.
-const GRID_NOISE_SEED: u64 = 42;
 
 #[derive(Clone, Debug)]
 pub enum DataState {

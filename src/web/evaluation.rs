@@ -5,23 +5,28 @@
 use super::app::Msg;
 use super::device::{Backend, BackendKind};
 use super::dom;
-use crate::data::ImageSet;
+use crate::data::{Corruption, ImageSet, Perturbation};
 use crate::metrics::{Evaluation, Metrics};
 use crate::model::{Model, read_values};
 
 /// Main-thread time per evaluation chunk (forward pass and SSIM), in milliseconds.
 const TASK_MS: f64 = 12.0;
 
-/// The metrics of `model` on the first `count` images of `test`; progress goes to `dispatch`.
+/// The metrics of `model` on the first `count` images of `test`, corrupted by `noise` if
+/// given; progress goes to `dispatch`.
 pub async fn run(
     model: &Model,
     backend: &Backend,
     test: &ImageSet,
     count: usize,
+    noise: Option<Corruption>,
     dispatch: fn(Msg),
 ) -> Result<Metrics, String> {
     let indices: Vec<usize> = (0..count.min(test.len())).collect();
     let mut evaluation = Evaluation::new(model, test, &indices);
+    if let Some(noise) = noise {
+        evaluation = evaluation.with_perturbation(Perturbation::test_noise(noise));
+    }
     let mut chunk_size = 4;
     while !evaluation.is_finished() {
         // One chunk per frame, each in a task of its own (never tacked onto the caller's).
@@ -40,7 +45,7 @@ pub async fn run(
             .await
             .map_err(|e| e.to_string())?;
         let read_at = dom::now();
-        let measured = evaluation.add(&chunk.originals, &reconstructions);
+        let measured = evaluation.add(&chunk.originals, chunk.inputs.as_deref(), &reconstructions);
         // Main-thread time: on the CPU the read-back is where the work runs; on WebGPU its
         // wait is not the page's.
         let busy_ms = match backend.kind {

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::device::BackendKind;
-use crate::data::IMAGE_PIXELS;
+use crate::data::{Corruption, IMAGE_PIXELS};
 use crate::metrics::Metrics;
 use crate::model::{ModelConfig, ModelKind};
 use crate::training::{Progress, TrainConfig};
@@ -58,11 +58,12 @@ pub enum ToWorker {
         batch_size: usize,
     },
     /// Measure a `config` model with these weights (in `Model::values` order) on the first
-    /// `count` test images, on `backend`.
+    /// `count` test images, corrupted by `noise` if any, on `backend`.
     Evaluate {
         backend: BackendKind,
         config: ModelConfig,
         count: usize,
+        noise: Option<Corruption>,
         #[serde(skip)]
         values: Vec<f32>,
     },
@@ -338,6 +339,8 @@ pub mod envelope {
                 ssim: 0.8,
                 l2_per_image: 2.5,
                 images: 100,
+                input_psnr_db: None,
+                input_ssim: None,
             };
             for result in [Ok(metrics), Err("no test images".to_string())] {
                 let (envelope, _) = encode(FromWorker::Evaluated(result.clone()));
@@ -406,6 +409,7 @@ mod tests {
             backend: BackendKind::Cpu,
             config: ModelConfig::new(ModelKind::Upsample),
             count: 100,
+            noise: Some(Corruption::Mask { fraction: 0.25 }),
             values: vec![0.5; 9],
         };
         assert_eq!(round_trip(&evaluate), Ok(evaluate));
@@ -457,6 +461,7 @@ mod tests {
             backend: BackendKind::Cpu,
             config: ModelConfig::new(ModelKind::Ffnn),
             count: 10,
+            noise: None,
             values: Vec::new(),
         };
         let error = evaluate

@@ -215,8 +215,9 @@ async fn perform_waiting(effect: Effect) {
             backend,
             test,
             count,
+            noise,
         } => {
-            let result = evaluation::run(&model, &backend, &test, count, dispatch).await;
+            let result = evaluation::run(&model, &backend, &test, count, noise, dispatch).await;
             dispatch(Msg::Evaluated(result));
         }
         Effect::EvaluateInWorker {
@@ -224,11 +225,13 @@ async fn perform_waiting(effect: Effect) {
             model,
             config,
             count,
+            noise,
         } => match model.values().await {
             Ok(values) => worker_client::send(ToWorker::Evaluate {
                 backend,
                 config,
                 count,
+                noise,
                 values,
             }),
             Err(e) => dispatch(Msg::Evaluated(Err(e.to_string()))),

@@ -21,7 +21,7 @@ use super::device::BackendKind;
 use super::protocol::{FromWorker, Role, ToWorker, envelope};
 use super::run::MODEL_REFRESH_MS;
 use super::webgpu;
-use crate::data::{IMAGE_PIXELS, ImageSet};
+use crate::data::{Corruption, IMAGE_PIXELS, ImageSet, Perturbation};
 use crate::metrics::{Evaluation, Metrics};
 use crate::model::{ModelConfig, read_values};
 use crate::training::{self, TrainError, Trainer};
@@ -172,10 +172,11 @@ fn handle(message: ToWorker) {
             backend,
             config,
             count,
+            noise,
             values,
         } => wasm_bindgen_futures::spawn_local(async move {
             let result = match device(backend) {
-                Ok(device) => evaluate(config, &values, count, &device).await,
+                Ok(device) => evaluate(config, &values, count, noise, &device).await,
                 Err(message) => Err(message),
             };
             send(FromWorker::Evaluated(result));
@@ -190,6 +191,7 @@ async fn evaluate(
     config: ModelConfig,
     values: &[f32],
     count: usize,
+    noise: Option<Corruption>,
     device: &Device,
 ) -> Result<Metrics, String> {
     let test = TEST
@@ -202,6 +204,9 @@ async fn evaluate(
         .ok_or(format!("{} weights of the wrong size", config.kind))?;
     let indices: Vec<usize> = (0..count.min(test.len())).collect();
     let mut evaluation = Evaluation::new(&model, &test, &indices);
+    if let Some(noise) = noise {
+        evaluation = evaluation.with_perturbation(Perturbation::test_noise(noise));
+    }
     while !evaluation.is_finished() {
         send(FromWorker::Evaluating {
             done: evaluation.done(),

@@ -524,6 +524,13 @@ test('Pretrained denoiser: picked by name, it loads and the grid shows the noise
     console.log(`  denoiser: ${JSON.stringify(state.origin)}; the form's noise: ${await page.$eval('#noise', (e) => e.value)}`);
     assert.equal(await page.$eval('#noise', (e) => e.value), 'gaussian');
     assert.equal(await page.$eval('#noise-strength-value', (e) => e.textContent), '0.3');
+    // Measured on the test set corrupted as the grid shows it: the inputs' own PSNR beside.
+    await page.click('#evaluate');
+    await page.waitForFunction(() => document.querySelector('#metrics').dataset.inputPsnr !== undefined, null, { timeout: 120_000 });
+    const [inputPsnr, mse] = await page.$eval('#metrics', (t) => [Number(t.dataset.inputPsnr), Number(t.dataset.mse)]);
+    const psnr = 10 * Math.log10(1 / mse);
+    console.log(`  denoiser on the test set: inputs ${inputPsnr.toFixed(2)} dB → reconstructions ${psnr.toFixed(2)} dB`);
+    assert.ok(psnr > inputPsnr + 3, `the denoiser gained too little: ${inputPsnr} → ${psnr}`);
     // ffnn has no such variant: only the reference weights are offered.
     await page.selectOption('#model', 'ffnn');
     await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 1);

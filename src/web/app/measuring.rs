@@ -30,6 +30,7 @@ impl App {
                 model,
                 config: self.model.config,
                 count,
+                noise: self.noise,
             });
         }
         self.evaluating = Some(Evaluator::Page);
@@ -38,6 +39,7 @@ impl App {
             backend: self.backend.clone(),
             count,
             test,
+            noise: self.noise,
         })
     }
 

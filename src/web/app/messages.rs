@@ -156,18 +156,22 @@ pub enum Effect {
         kind: ModelKind,
         batch_size: usize,
     },
+    /// Measure `model` on the first `count` test images on the page, corrupted by `noise`
+    /// if any (the corruption the page shows).
     Evaluate {
         model: Model,
         backend: Backend,
         test: Arc<ImageSet>,
         count: usize,
+        noise: Option<Corruption>,
     },
-    /// Measure `model` on the first `count` test images in the worker, on `backend`.
+    /// The same, in the worker, on `backend`.
     EvaluateInWorker {
         backend: BackendKind,
         model: Model,
         config: ModelConfig,
         count: usize,
+        noise: Option<Corruption>,
     },
     SwitchBackend {
         to: BackendKind,

@@ -78,6 +78,8 @@ fn metrics() -> Metrics {
         ssim: 0.7,
         l2_per_image: 3.9,
         images: 40,
+        input_psnr_db: None,
+        input_ssim: None,
     }
 }
 
