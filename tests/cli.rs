@@ -31,6 +31,17 @@ fn last_json(output: &Output) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
 }
 
+/// Runs the CLI with `args` (ending in `--json`), which must succeed, and returns its report.
+fn report_of(args: &[&str]) -> serde_json::Value {
+    let output = mnist_ae(args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    last_json(&output)
+}
+
 fn copy_data(to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for name in common::mnist_dataset().file_names() {
@@ -265,13 +276,7 @@ fn techniques_train_and_report_their_figures() {
         let mut args = vec!["train", "--epochs", "3", "--out", out];
         args.extend(common_args);
         args.extend(extra);
-        let output = mnist_ae(&args);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        last_json(&output)
+        report_of(&args)
     };
     // Denoising with augmentation, early stopping that cannot find a better epoch by 1.0,
     // and every other technique on.
@@ -313,13 +318,7 @@ fn techniques_train_and_report_their_figures() {
         let mut args = vec!["eval", "--model", "ffnn", "--limit", "500", "--json"];
         args.extend(["--weights", weights.to_str().unwrap()]);
         args.extend(extra);
-        let output = mnist_ae(&args);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        last_json(&output)
+        report_of(&args)
     };
     let noisy = eval(&["--noise", "gaussian:0.3"]);
     let again = eval(&["--noise", "gaussian:0.3"]);
