@@ -8,9 +8,11 @@
 //! last good weights restored.
 
 mod adam;
+mod config;
 pub mod device_images;
 pub mod early_stop;
 pub mod loss;
+mod progress;
 pub mod techniques;
 
 use std::sync::Arc;
@@ -20,78 +22,14 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use rand::rngs::{StdRng, Xoshiro256PlusPlus};
 use rand::{SeedableRng, seq::SliceRandom};
-use serde::{Deserialize, Serialize};
 
 use crate::data::{Corrupter, IMAGE_PIXELS, ImageSet, Split, images_tensor, unit};
-use crate::model::{Model, ModelConfig, ModelError, ModelKind, ReadError};
+use crate::model::{Model, ModelKind, ReadError};
 use device_images::DeviceImages;
 use early_stop::{Verdict, Watch};
-use techniques::Techniques;
 
-/// Hyper-parameters of a training run (defaults: the reference protocol).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub model: ModelConfig,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub learning_rate: f64,
-    /// Seeds the split, the initial weights and the per-epoch shuffles.
-    pub seed: u64,
-    /// Use only this many training images (validation shrinks in proportion).
-    pub train_limit: Option<usize>,
-    /// What the run adds to the reference protocol (nothing by default).
-    #[serde(default)]
-    pub techniques: Techniques,
-}
-
-impl TrainConfig {
-    /// The reference protocol for `kind`: 20 epochs, Adam 1e-3, batch 20 (`deep`: 100), seed 42.
-    pub fn new(kind: ModelKind) -> Self {
-        Self {
-            model: ModelConfig::new(kind),
-            epochs: 20,
-            batch_size: kind.default_batch_size(),
-            learning_rate: 1e-3,
-            seed: 42,
-            train_limit: None,
-            techniques: Techniques::default(),
-        }
-    }
-
-    /// Checks every field is usable.
-    pub fn validate(&self) -> Result<(), TrainError> {
-        self.model.validate()?;
-        let bad = |what: &str| Err(TrainError::Config(what.to_string()));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1");
-        }
-        if self.batch_size == 0 {
-            return bad("batch size must be at least 1");
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning rate must be a positive number");
-        }
-        if self.train_limit == Some(0) {
-            return bad("the training set needs at least one image");
-        }
-        self.techniques.validate().map_err(TrainError::Config)
-    }
-}
-
-/// Why training cannot start or go on.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("invalid settings: {0}")]
-    Config(String),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error(
-        "training diverged at step {step} (loss became {loss}); the last good weights were kept — try a lower learning rate"
-    )]
-    Diverged { step: usize, loss: f32 },
-    #[error(transparent)]
-    Device(#[from] ReadError),
-}
+pub use config::{TrainConfig, TrainError};
+pub use progress::{EpochRecord, Phase, Progress};
 
 /// Adam with the reference protocol's settings (the learning rate is passed per step), and
 /// AdamW's decoupled `weight_decay`.
@@ -105,49 +43,6 @@ const TECHNIQUES_SEED: u64 = 0x5EED_7EC4;
 /// The validation inputs' noise is seeded per image by this and the run's seed: the same
 /// every epoch, so that epochs compare.
 const VALIDATION_NOISE_SEED: u64 = 0x7A11_DA7E;
-
-/// Losses of one finished epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    pub epoch: usize,
-    pub train_mse: f64,
-    pub val_mse: f64,
-}
-
-/// A run's position and losses as plain data, for a page showing a run that trains
-/// elsewhere (the browser's training worker).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
-    pub step: usize,
-    /// Finished epochs, and the run's length.
-    pub epoch: usize,
-    pub epochs: usize,
-    /// Fraction of the whole run done, in [0, 1].
-    pub fraction: f64,
-    pub images_seen: usize,
-    pub train_images: usize,
-    pub steps_per_epoch: usize,
-    pub train_loss: Option<f64>,
-    pub history: Vec<EpochRecord>,
-    pub finished: bool,
-    /// With early stopping: the epoch whose weights the run keeps, and whether it ended
-    /// before its last epoch.
-    #[serde(default)]
-    pub best_epoch: Option<usize>,
-    #[serde(default)]
-    pub stopped_early: bool,
-}
-
-/// Where the trainer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Running training batch `cursor` of the epoch.
-    Train,
-    /// Running validation batches at the end of the epoch.
-    Validate,
-    /// All epochs done (or stopped after divergence).
-    Finished,
-}
 
 /// The validation batch size unless [`Trainer::with_validation_batch`] says otherwise: no
 /// gradients are kept, so it can be much larger than a training batch.

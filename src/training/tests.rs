@@ -1,6 +1,7 @@
 //! The engine's unit tests (native: pollster drives the async engine).
 
 use super::*;
+use crate::model::ModelConfig;
 use pollster::block_on;
 
 fn tiny_set(n: usize) -> Arc<ImageSet> {
