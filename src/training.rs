@@ -10,6 +10,7 @@
 mod adam;
 mod config;
 pub mod device_images;
+pub mod device_noise;
 pub mod early_stop;
 pub mod loss;
 mod progress;
@@ -202,8 +203,8 @@ impl Trainer {
         self.device = device;
     }
 
-    /// The images at `indices` augmented (the target) and then corrupted (the input), made
-    /// on the host from their u8 pixels.
+    /// The images at `indices` augmented (the target) and then, if noise is made on the
+    /// host, corrupted (the input), made on the host from their u8 pixels.
     fn changed_batch(&mut self, indices: &[usize]) -> (Tensor<4>, Tensor<4>) {
         let augment = self.config.techniques.augment;
         let mut clean = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
@@ -220,7 +221,8 @@ impl Trainer {
         let tensor =
             |pixels: &[u8]| images_tensor(pixels.iter().copied().map(unit).collect(), &self.device);
         let target = tensor(&clean);
-        let Some(corrupter) = &self.corrupter else {
+        let on_host = self.config.techniques.noise_on_host().is_some();
+        let Some(corrupter) = self.corrupter.as_ref().filter(|_| on_host) else {
             return (target.clone(), target);
         };
         for image in clean.chunks_mut(IMAGE_PIXELS) {
@@ -279,7 +281,7 @@ impl Trainer {
         let start = self.cursor * batch_size;
         let indices = &self.order[start..(start + batch_size).min(self.order.len())];
         let count = indices.len();
-        let (input, target) = if self.config.techniques.change_inputs() {
+        let (input, target) = if self.config.techniques.change_on_host() {
             let indices = indices.to_vec();
             self.changed_batch(&indices)
         } else {
@@ -287,6 +289,10 @@ impl Trainer {
             (images.clone(), images)
         };
         let techniques = &self.config.techniques;
+        let input = match techniques.noise_on_device() {
+            Some(noise) => device_noise::corrupt(input, noise),
+            None => input,
+        };
         let code = self.model.encode(input.autodiff());
         let output = self.model.decode(code.clone());
         let mut loss = techniques.loss.forward(output, target.autodiff());

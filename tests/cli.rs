@@ -332,6 +332,11 @@ fn techniques_train_and_report_their_figures() {
     assert_eq!(moved["test_changes"], "augment shift:3,rotate:20");
     assert!(moved["test_mse"].as_f64() != clean["test_mse"].as_f64());
 
+    // Noise made on the device: reported as such, measured on the host's fixed-seed noise.
+    let on_device = train(&["--noise", "salt-pepper:0.2", "--noise-on", "device"]);
+    assert_eq!(on_device["techniques"]["noise_on"], "device", "{on_device}");
+    assert!(on_device["noisy_psnr_db"].as_f64().unwrap().is_finite());
+
     // The reference protocol reports no techniques.
     let plain = train(&[]);
     for key in ["techniques", "best_epoch", "stopped_early", "noisy_psnr_db"] {
@@ -351,6 +356,11 @@ fn bad_technique_settings_are_refused_with_one_line() {
             "salt-pepper noise needs a fraction in [0, 1], not 1.5",
         ),
         (&["--noise", "speckle:0.1"], "unknown noise 'speckle'"),
+        (&["--noise-on", "device"], "--noise"),
+        (
+            &["--noise", "mask:0.2", "--noise-on", "gpu"],
+            "noise is made on 'host' or 'device', not 'gpu'",
+        ),
         (&["--augment", "shear:2"], "unknown augmentation 'shear'"),
         (&["--early-stop", "0"], "patience of at least 1 epoch"),
         (&["--min-delta", "0.1"], "--early-stop"),

@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::data::perturbation::TEST_SEED;
 use crate::data::{Augmentation, Corruption, Perturbation};
+use crate::training::device_noise::NoisePlace;
 use crate::training::early_stop::EarlyStop;
 use crate::training::loss::Loss;
 use crate::training::techniques::Techniques;
@@ -15,6 +16,10 @@ pub(super) struct TechniqueArgs {
     /// mask:p (pixels erased) or block:p (a square of that fraction erased).
     #[arg(long, value_parser = parse::<Corruption>)]
     noise: Option<Corruption>,
+    /// Where --noise is made: host (the u8 pixels before upload, seeded per image) or device
+    /// (the uploaded batch, by the backend's generator).
+    #[arg(long, value_parser = parse::<NoisePlace>, default_value = "host", requires = "noise")]
+    noise_on: NoisePlace,
     /// Augment the training images: shift:PX, rotate:DEGREES, scale:FRACTION, comma-separated
     /// (e.g. shift:2,rotate:10).
     #[arg(long, value_parser = parse::<Augmentation>)]
@@ -41,6 +46,7 @@ impl TechniqueArgs {
     pub(super) fn techniques(&self) -> Result<Techniques, String> {
         let techniques = Techniques {
             noise: self.noise,
+            noise_on: self.noise_on,
             augment: self.augment.unwrap_or_default(),
             early_stop: self.early_stop.map(|patience| EarlyStop {
                 patience,

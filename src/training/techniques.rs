@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::device_noise::NoisePlace;
 use super::early_stop::EarlyStop;
 use super::loss::Loss;
 use crate::data::{Augmentation, Corruption};
@@ -14,6 +15,9 @@ use crate::data::{Augmentation, Corruption};
 pub struct Techniques {
     /// Denoising: the model sees its input corrupted so and learns the clean image.
     pub noise: Option<Corruption>,
+    /// Where the training batches' noise is made (validation's is always the host's, seeded
+    /// per image, so that epochs compare).
+    pub noise_on: NoisePlace,
     /// Random shifts, rotations and scalings of the training images.
     pub augment: Augmentation,
     pub early_stop: Option<EarlyStop>,
@@ -46,10 +50,20 @@ impl Techniques {
         Ok(())
     }
 
-    /// Whether a training batch must be made on the host (noise and augmentation work on
-    /// its u8 pixels there).
-    pub fn change_inputs(&self) -> bool {
-        self.noise.is_some() || !self.augment.is_identity()
+    /// Whether a training batch must be made on the host (augmentation, and noise placed
+    /// there, work on its u8 pixels).
+    pub fn change_on_host(&self) -> bool {
+        self.noise_on_host().is_some() || !self.augment.is_identity()
+    }
+
+    /// The noise to make on the host's u8 pixels, if any.
+    pub fn noise_on_host(&self) -> Option<Corruption> {
+        self.noise.filter(|_| self.noise_on == NoisePlace::Host)
+    }
+
+    /// The noise to make on the device, if any.
+    pub fn noise_on_device(&self) -> Option<Corruption> {
+        self.noise.filter(|_| self.noise_on == NoisePlace::Device)
     }
 }
 
@@ -59,7 +73,10 @@ impl fmt::Display for Techniques {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let mut parts = Vec::new();
         if let Some(noise) = self.noise {
-            parts.push(format!("noise {noise}"));
+            match self.noise_on {
+                NoisePlace::Host => parts.push(format!("noise {noise}")),
+                NoisePlace::Device => parts.push(format!("noise {noise} on the device")),
+            }
         }
         if !self.augment.is_identity() {
             parts.push(format!("augment {}", self.augment));

@@ -7,6 +7,7 @@ use web_sys::{Event, HtmlInputElement, HtmlSelectElement};
 use super::app::Msg;
 use super::dom;
 use crate::data::{Augmentation, Corruption};
+use crate::training::device_noise::NoisePlace;
 use crate::training::early_stop::EarlyStop;
 use crate::training::loss::Loss;
 use crate::training::techniques::Techniques;
@@ -81,6 +82,7 @@ pub fn read() -> Result<Techniques, String> {
     };
     let techniques = Techniques {
         noise: noise()?,
+        noise_on: NoisePlace::Host,
         augment,
         early_stop,
         loss,

@@ -519,7 +519,7 @@ test('Pretrained denoiser: picked by name, it loads and the grid shows the noise
     await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 2);
     await page.selectOption('#pretrained', 'denoising (Gaussian σ 0.3)');
     await page.click('#load-pretrained');
-    const state = await waitForLab(page, (s) => /denoising/.test(s.origin.source ?? ''));
+    const state = await waitForLab(page, (s) => /upsample-gaussian-0\.3/.test(s.origin.source ?? ''));
     await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.rows === '6', null, { timeout: 60_000 });
     console.log(`  denoiser: ${JSON.stringify(state.origin)}; the form's noise: ${await page.$eval('#noise', (e) => e.value)}`);
     assert.equal(await page.$eval('#noise', (e) => e.value), 'gaussian');
@@ -531,8 +531,12 @@ test('Pretrained denoiser: picked by name, it loads and the grid shows the noise
     const psnr = 10 * Math.log10(1 / mse);
     console.log(`  denoiser on the test set: inputs ${inputPsnr.toFixed(2)} dB → reconstructions ${psnr.toFixed(2)} dB`);
     assert.ok(psnr > inputPsnr + 3, `the denoiser gained too little: ${inputPsnr} → ${psnr}`);
-    // ffnn has no such variant: only the reference weights are offered.
+    // Each model is offered its own variants only: ffnn's augmented weights, not the denoiser.
     await page.selectOption('#model', 'ffnn');
+    await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 2);
+    assert.deepEqual(await page.$$eval('#pretrained option', (os) => os.map((o) => o.textContent)),
+      ['reference', 'augmented (shift ±2 px, rotate ±10°)']);
+    await page.selectOption('#model', 'conv-transpose');
     await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 1);
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
   } finally {

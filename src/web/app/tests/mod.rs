@@ -326,7 +326,7 @@ fn a_pretrained_denoiser_loads_by_name_and_the_grid_shows_its_noise() {
     };
     assert_eq!(
         (url.as_str(), *quiet),
-        ("weights/denoising/upsample-gaussian-0.3.bin", false)
+        ("weights/variants/upsample-gaussian-0.3.bin", false)
     );
     let config = ModelConfig::new(ModelKind::Upsample);
     let model = config.init(&Device::flex()).unwrap();
