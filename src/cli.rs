@@ -61,8 +61,12 @@ struct SampleArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Directory holding <model>.bin for the four models (default: the dataset's weights).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "weights")]
     weights_dir: Option<PathBuf>,
+    /// Instead of the four models: one row per weights file, in order (each file's header
+    /// names its model), e.g. one model trained with different losses.
+    #[arg(long, num_args = 1..)]
+    weights: Vec<PathBuf>,
     /// Where to write the PNG.
     #[arg(long)]
     out: PathBuf,
@@ -356,18 +360,30 @@ fn sample(args: SampleArgs) -> Result<(), String> {
     let sets = args.data.load(dataset)?;
     let device = Device::flex();
     let mut models = Vec::new();
-    for kind in ModelKind::ALL {
-        let path = match &args.weights_dir {
-            Some(dir) => dir.join(format!("{kind}.bin")),
-            None => PathBuf::from(dataset.weights_file(kind.name())),
-        };
-        models.push(load_weights(&path, kind, dataset, &device)?.0);
+    let mut rows = Vec::new();
+    if args.weights.is_empty() {
+        for kind in ModelKind::ALL {
+            let path = match &args.weights_dir {
+                Some(dir) => dir.join(format!("{kind}.bin")),
+                None => PathBuf::from(dataset.weights_file(kind.name())),
+            };
+            models.push(load_weights(&path, kind, dataset, &device)?.0);
+            rows.push(kind.name().to_string());
+        }
+    }
+    for path in &args.weights {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (model, header) =
+            weights::from_bytes(&bytes, &device).map_err(|e| format!("{}: {e}", path.display()))?;
+        models.push(model);
+        rows.push(format!("{} ({})", path.display(), header.model.kind));
     }
     crate::figures::reconstruction_grid(&sets.test, &models, 3, &args.out)?;
     println!(
         "wrote {} (rows: test images, then {})",
         args.out.display(),
-        ModelKind::ALL.map(|k| k.name()).join(", ")
+        rows.join(", ")
     );
     Ok(())
 }

@@ -395,3 +395,44 @@ fn bad_technique_settings_are_refused_with_one_line() {
     ]);
     assert_clear_failure(&output, "mask noise needs a fraction in [0, 1], not 2");
 }
+
+#[test]
+fn sample_draws_a_row_per_weights_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rows.png");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [
+        "weights/ffnn.bin",
+        "weights/variants/ffnn-shift2-rotate10.bin",
+    ]
+    .map(|f| root.join(f).to_str().unwrap().to_string());
+    let output = mnist_ae(&[
+        "sample",
+        "--weights",
+        &files[0],
+        &files[1],
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Ten columns and three rows (the test digits, then the two files) of 84-pixel digits
+    // with 4-pixel gaps: the PNG header's width and height.
+    let png = std::fs::read(&out).unwrap();
+    let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (10 * 88 + 4, 3 * 88 + 4));
+
+    let garbage = dir.path().join("garbage.bin");
+    std::fs::write(&garbage, b"not weights").unwrap();
+    let output = mnist_ae(&[
+        "sample",
+        "--weights",
+        garbage.to_str().unwrap(),
+        "--out",
+        "x.png",
+    ]);
+    assert_clear_failure(&output, "garbage.bin");
+}
