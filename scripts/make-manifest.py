@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes a dataset's weights manifest from the CLI's JSON reports of the runs that made its weights.
 
-Usage: scripts/make-manifest.py [DATASET_ID]   (default mnist)
+Usage: scripts/make-manifest.py [DATASET_ID] [--only MODEL]   (default mnist, all four models)
+
+With --only, that model's entry is made from its reports and the others are kept from the
+manifest as it is (e.g. after retraining one model).
 
 MNIST: runs/ and weights/; another dataset: runs/<id>/ and its catalog's weights_dir.
 Inputs (all written by `mnist-ae --json`): <runs>/<model>-20.json (train), <runs>/<model>-eval.json
@@ -11,7 +14,15 @@ import datetime, hashlib, json, os, sys
 
 MODELS = ["ffnn", "conv-transpose", "upsample", "deep"]
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-dataset_id = sys.argv[1] if len(sys.argv) > 1 else "mnist"
+args = sys.argv[1:]
+only = None
+if "--only" in args:
+    at = args.index("--only")
+    if at + 1 >= len(args) or args[at + 1] not in MODELS:
+        sys.exit(f"error: --only takes one of {', '.join(MODELS)}")
+    only = args[at + 1]
+    del args[at:at + 2]
+dataset_id = args[0] if args else "mnist"
 catalog = json.load(open(os.path.join(root, "static", "datasets.json")))["datasets"]
 dataset = next((d for d in catalog if d["id"] == dataset_id), None)
 if dataset is None:
@@ -23,8 +34,15 @@ def last_json(path):
     with open(os.path.join(root, path)) as f:
         return json.loads(f.read().strip().splitlines()[-1])
 
+out = os.path.join(weights_dir, "manifest.json")
+kept = {}
+if only:
+    kept = {e["model"]: e for e in json.load(open(os.path.join(root, out)))["models"]}
 entries = []
 for model in MODELS:
+    if only and model != only:
+        entries.append(kept[model])
+        continue
     train, full, first = (last_json(f"{runs}/{model}-{s}.json") for s in ("20", "eval", "eval1000"))
     path = os.path.join(root, weights_dir, f"{model}.bin")
     data = open(path, "rb").read()
@@ -49,6 +67,5 @@ for model in MODELS:
         "date": datetime.date.fromtimestamp(os.path.getmtime(os.path.join(root, f"{runs}/{model}-20.json"))).isoformat(),
         "history": train["history"],
     })
-out = os.path.join(weights_dir, "manifest.json")
 json.dump({"format": 1, "models": entries}, open(os.path.join(root, out), "w"), indent=1)
 print(f"wrote {out}", file=sys.stderr)
