@@ -1,5 +1,5 @@
-//! The native command line: `mnist-ae train`, `eval`, `bench`, `convert`, and `sample` /
-//! `plot` for the README's figures.
+//! The native command line: `mnist-ae train`, `eval`, `bench`, `convert`, `latent` (a
+//! model's code space), and `sample` / `plot` for the README's figures.
 //!
 //! `train`, `eval` and `bench` take `--device cpu|wgpu` ([`device`]): the CPU (burn-flex, the
 //! default) or the GPU through burn's wgpu runtime (Vulkan, Metal, DX12), which the CLI starts
@@ -21,6 +21,7 @@ use crate::weights::{self, Precision, WeightsHeader};
 
 pub mod bench;
 pub mod device;
+mod latent;
 mod report;
 mod techniques;
 
@@ -54,6 +55,9 @@ enum Command {
     Sample(SampleArgs),
     /// PNG of the train/validation curves from `train --json` reports or weights/manifest.json.
     Plot(PlotArgs),
+    /// Where a model puts the test digits in its code space: a 2-D map (PNG), how much of the
+    /// codes' variance it shows and how well codes and map keep the classes apart (k-NN).
+    Latent(latent::LatentArgs),
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +160,11 @@ struct TrainArgs {
     /// Batch size (default: 20, or 100 for deep).
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Size of the code (default: the reference architecture's, 32 for ffnn, 4 for deep,
+    /// 196 = 4 × 7 × 7 for the conv models, whose codes are multiples of 49); e.g. 2 for a
+    /// code that can be drawn as it is.
+    #[arg(long)]
+    code_size: Option<usize>,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -203,6 +212,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Convert(args) => convert(args),
         Command::Sample(args) => sample(args),
         Command::Plot(args) => plot(args),
+        Command::Latent(args) => latent::latent(args),
     }
 }
 
@@ -211,6 +221,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let mut config = TrainConfig::new(kind);
     config.epochs = args.epochs;
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    config.model.code_size = args.code_size.unwrap_or(config.model.code_size);
     config.learning_rate = args.lr;
     config.seed = args.seed;
     config.train_limit = args.limit;
@@ -262,6 +273,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let progress = trainer.progress();
     let summary = Summary {
         model: kind,
+        code_size: config.model.code_size,
         dataset: dataset.id.clone(),
         epochs: epochs_done,
         batch_size: Some(config.batch_size),
@@ -308,6 +320,7 @@ fn eval(args: EvalArgs) -> Result<(), String> {
     let dead = dead_units(&model, header.model, &sets, &device)?;
     let summary = Summary {
         model: header.model.kind,
+        code_size: header.model.code_size,
         dataset: dataset.id.clone(),
         epochs: header.epochs,
         batch_size: None,

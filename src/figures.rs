@@ -152,3 +152,88 @@ fn draw_curves(
     root.present()?;
     Ok(())
 }
+
+/// Class colours of the latent map (matplotlib's "tab10").
+const CLASS_COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Writes a PNG of `points` (codes on a plane), one dot per point coloured by its label,
+/// with a legend of the class `names`.
+pub fn latent_map(
+    points: &[[f32; 2]],
+    labels: &[u8],
+    names: &[String],
+    title: &str,
+    out: &Path,
+) -> Result<(), String> {
+    const SIZE: (u32, u32) = (820, 720);
+    register_font()?;
+    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    draw_map(
+        points,
+        labels,
+        names,
+        title,
+        BitMapBackend::with_buffer(&mut pixels, SIZE),
+    )
+    .map_err(|e| format!("cannot draw {}: {e}", out.display()))?;
+    image::RgbImage::from_raw(SIZE.0, SIZE.1, pixels)
+        .expect("buffer matches the size")
+        .save(out)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+fn draw_map(
+    points: &[[f32; 2]],
+    labels: &[u8],
+    names: &[String],
+    title: &str,
+    backend: BitMapBackend<'_>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    let range = |axis: usize| {
+        let (low, high) = points.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| {
+            (lo.min(p[axis]), hi.max(p[axis]))
+        });
+        let pad = ((high - low) * 0.03).max(1e-3);
+        f64::from(low - pad)..f64::from(high + pad)
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(range(0), range(1))?;
+    chart.configure_mesh().light_line_style(WHITE).draw()?;
+    for (class, colour) in CLASS_COLOURS.iter().enumerate().take(names.len()) {
+        let style = colour.mix(0.6).filled();
+        let dots = points
+            .iter()
+            .zip(labels)
+            .filter(|&(_, &label)| usize::from(label) == class)
+            .map(|(p, _)| Circle::new((f64::from(p[0]), f64::from(p[1])), 2, style));
+        chart
+            .draw_series(dots)?
+            .label(names[class].clone())
+            .legend(move |(x, y)| Circle::new((x + 6, y), 5, colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

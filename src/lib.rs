@@ -7,11 +7,13 @@
 //!   asynchronous read-back of results.
 //! - [`training`]: the training engine, advanced in caller-sized chunks.
 //! - [`metrics`]: MSE, PSNR, SSIM and per-image L2.
+//! - [`explore`]: looking inside a model: its codes on a plane, their k-NN accuracy.
 //! - [`weights`]: self-describing weights files.
 //! - [`cli`], `figures` (native only): the `mnist-ae` command line and the README's figures.
 //! - `web` (wasm; its controller also natively, for tests): the browser lab.
 
 pub mod data;
+pub mod explore;
 pub mod metrics;
 pub mod model;
 pub mod training;

@@ -436,3 +436,101 @@ fn sample_draws_a_row_per_weights_file() {
     ]);
     assert_clear_failure(&output, "garbage.bin");
 }
+
+#[test]
+fn latent_maps_the_codes_and_measures_how_they_keep_classes_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("map.png");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ffnn = root.join("weights/ffnn.bin");
+    let ffnn = ffnn.to_str().unwrap();
+    let common = [
+        "latent",
+        "--model",
+        "ffnn",
+        "--weights",
+        ffnn,
+        "--points",
+        "600",
+    ];
+    let mut args = common.to_vec();
+    args.extend(["--json", "--out", out.to_str().unwrap()]);
+    let report = report_of(&args);
+    assert_eq!(report["points"], 600);
+    assert_eq!(report["code_size"], 32);
+    assert_eq!(report["plane"], "principal components");
+    let explained: Vec<f64> = serde_json::from_value(report["explained"].clone()).unwrap();
+    assert!(
+        explained[0] >= explained[1] && explained[0] + explained[1] < 1.0,
+        "{report}"
+    );
+    // The trained codes keep digits apart far better than chance (0.1), better than any
+    // 2-D picture of them can.
+    let code = report["knn_accuracy_code"].as_f64().unwrap();
+    let map = report["knn_accuracy_map"].as_f64().unwrap();
+    assert!(code > 0.8 && map < code && map > 0.2, "{report}");
+    assert_eq!(&std::fs::read(&out).unwrap()[1..4], b"PNG");
+
+    let mut axes = common.to_vec();
+    axes.extend(["--axes", "3,7", "--json"]);
+    assert_eq!(report_of(&axes)["plane"], "code axes 3,7");
+    for (bad, needle) in [
+        ("3,32", "two different axes of 0–31"),
+        ("3", "are not two numbers X,Y"),
+    ] {
+        let mut args = common.to_vec();
+        args.extend(["--axes", bad]);
+        assert_clear_failure(&mnist_ae(&args), needle);
+    }
+}
+
+#[test]
+fn a_two_number_code_trains_and_maps_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("deep2.bin");
+    let weights = weights.to_str().unwrap();
+    let report = report_of(&[
+        "train",
+        "--model",
+        "deep",
+        "--code-size",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "1000",
+        "--out",
+        weights,
+        "--json",
+    ]);
+    assert_eq!(report["code_size"], 2, "{report}");
+    let map = report_of(&[
+        "latent",
+        "--model",
+        "deep",
+        "--weights",
+        weights,
+        "--points",
+        "300",
+        "--json",
+    ]);
+    assert_eq!(
+        (map["code_size"].as_u64(), map["plane"].as_str()),
+        (Some(2), Some("code axes 0,1"))
+    );
+    // A 2-number code and its map are the same points.
+    assert_eq!(map["knn_accuracy_code"], map["knn_accuracy_map"]);
+    let bad = mnist_ae(&[
+        "train",
+        "--model",
+        "upsample",
+        "--code-size",
+        "50",
+        "--epochs",
+        "1",
+    ]);
+    assert_clear_failure(
+        &bad,
+        "code size 50 is not valid (a convolutional code is channels × 7 × 7",
+    );
+}

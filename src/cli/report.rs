@@ -14,6 +14,8 @@ use crate::training::{EpochRecord, Trainer};
 #[derive(Debug, Serialize)]
 pub(super) struct Summary {
     pub(super) model: ModelKind,
+    /// The size of the model's code.
+    pub(super) code_size: usize,
     /// The dataset trained or evaluated on.
     pub(super) dataset: String,
     pub(super) epochs: usize,

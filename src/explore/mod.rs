@@ -1,0 +1,31 @@
+//! Looking inside a trained model: its codes laid out on a plane, and how well the codes
+//! keep the classes apart.
+
+pub mod neighbours;
+pub mod plane;
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::data::{ImageSet, images_tensor};
+use crate::model::{Model, ReadError, read_values};
+
+pub use neighbours::knn_accuracy;
+pub use plane::Plane;
+
+/// The codes of the images at `indices` of `set` (`indices.len() × code size`, row-major),
+/// encoded 500 at a time.
+pub async fn codes(
+    model: &Model,
+    set: &ImageSet,
+    indices: &[usize],
+    device: &Device,
+) -> Result<Vec<f32>, ReadError> {
+    let model = model.valid();
+    let mut codes = Vec::new();
+    for chunk in indices.chunks(500) {
+        let code = model.encode(images_tensor(set.values(chunk), device));
+        codes.extend(read_values(code).await?);
+    }
+    Ok(codes)
+}
