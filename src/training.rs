@@ -100,7 +100,8 @@ pub struct Trainer {
     images_seen: usize,
     pending: Pending,
     validation_model: Option<Model>,
-    /// Weights at the start of the current loss window, and the last ones shown to give a finite loss.
+    /// Weights at the start of the current loss window, and the last ones shown to give a
+    /// finite loss; kept as [`kept`] copies.
     window_start: Model,
     last_good: Model,
     epoch_train_sum: f64,
@@ -112,7 +113,7 @@ pub struct Trainer {
     corrupter: Option<Corrupter>,
     /// Draws the techniques' noise and augmentations.
     techniques_rng: Xoshiro256PlusPlus,
-    /// Early stopping: the best epoch so far and its weights.
+    /// Early stopping: the best epoch so far and its weights (a [`kept`] copy).
     watch: Watch,
     best_model: Option<Model>,
     stopped_early: bool,
@@ -139,7 +140,7 @@ impl Trainer {
         device: Device,
         model: Model,
     ) -> Self {
-        let model = model.fork(&device.clone().autodiff()).train();
+        let model = trainable(&model, &device);
         let split = Split::new(data.len(), config.seed, config.train_limit);
         let optimizer = adam(config.techniques.weight_decay);
         let data_on_device = on_gpu(&data, &device);
@@ -159,8 +160,8 @@ impl Trainer {
             images_seen: 0,
             pending: Pending::default(),
             validation_model: None,
-            window_start: model.clone(),
-            last_good: model.clone(),
+            window_start: kept(&model),
+            last_good: kept(&model),
             epoch_train_sum: 0.0,
             epoch_train_images: 0,
             train_loss: None,
@@ -189,15 +190,15 @@ impl Trainer {
     /// starts afresh, losses not yet read back are dropped and an unfinished validation
     /// pass starts again.
     pub fn continue_on(&mut self, device: Device, model: Model) {
-        let model = model.fork(&device.clone().autodiff()).train();
+        let model = trainable(&model, &device);
         self.pending = Pending::default();
         self.optimizer = adam(self.config.techniques.weight_decay);
         if self.phase == Phase::Validate {
             self.cursor = 0;
             self.validation_model = Some(model.valid());
         }
-        self.window_start = model.clone();
-        self.last_good = model.clone();
+        self.window_start = kept(&model);
+        self.last_good = kept(&model);
         self.model = model;
         self.data_on_device = on_gpu(&self.data, &device);
         self.device = device;
@@ -364,7 +365,7 @@ impl Trainer {
             self.train_loss = Some(f64::from(sum) / train.images as f64);
             self.epoch_train_sum += f64::from(sum);
             self.epoch_train_images += train.images;
-            self.last_good = std::mem::replace(&mut self.window_start, self.model.clone());
+            self.last_good = std::mem::replace(&mut self.window_start, kept(&self.model));
         }
         let Some(epoch) = finished_epoch else {
             return Ok(None);
@@ -396,7 +397,7 @@ impl Trainer {
             return;
         };
         match self.watch.observe(rule, record.epoch, record.val_mse) {
-            Verdict::Best => self.best_model = Some(self.model.clone()),
+            Verdict::Best => self.best_model = Some(kept(&self.model)),
             Verdict::Wait => {}
             Verdict::Stop => {
                 self.stopped_early = true;
@@ -406,14 +407,14 @@ impl Trainer {
         if self.phase == Phase::Finished
             && let Some(best) = self.best_model.take()
         {
-            self.model = best;
-            self.window_start = self.model.clone();
-            self.last_good = self.model.clone();
+            self.model = trainable(&best, &self.device);
+            self.window_start = best.clone();
+            self.last_good = best;
         }
     }
 
     fn diverge(&mut self, loss: f32) -> TrainError {
-        self.model = self.last_good.clone();
+        self.model = trainable(&self.last_good, &self.device);
         self.window_start = self.last_good.clone();
         self.phase = Phase::Finished;
         TrainError::Diverged {
@@ -510,6 +511,19 @@ impl Trainer {
 
 /// `data` on `device` if it is a GPU: there a batch costs an upload of its indices instead of
 /// its pixels. The CPU reads the host's copy.
+/// A copy of `model`, without autodiff, that later training leaves alone. A clone would not
+/// do: burn's batch norm keeps its running statistics behind an `Arc` and updates them in
+/// place, so a cloned `deep` kept as the best epoch would follow the run's later statistics.
+fn kept(model: &Model) -> Model {
+    model.valid()
+}
+
+/// `model` (e.g. a [`kept`] copy) ready to train on `device`'s autodiff form, with running
+/// statistics of its own.
+fn trainable(model: &Model, device: &Device) -> Model {
+    model.clone().fork(&device.clone().autodiff()).train()
+}
+
 fn on_gpu(data: &ImageSet, device: &Device) -> Option<DeviceImages> {
     (*device != Device::flex()).then(|| DeviceImages::new(data, device))
 }

@@ -5,6 +5,14 @@ use crate::model::ModelConfig;
 use device_noise::NoisePlace;
 use pollster::block_on;
 
+/// The backend's random generator is global (seeded by `Trainer::new`, drawn from by model
+/// initialisation and device noise): these tests, whose runs must repeat exactly or which
+/// draw much from it (`deep`'s 2.8 M initial weights), take turns.
+fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn tiny_set(n: usize) -> Arc<ImageSet> {
     // Synthetic strokes: a bright bar whose row depends on the index.
     let mut pixels = vec![0u8; n * IMAGE_PIXELS];
@@ -43,6 +51,7 @@ fn run_to_end(trainer: &mut Trainer, window: usize) -> Result<Vec<EpochRecord>, 
 
 #[test]
 fn steps_phases_and_epochs_add_up() {
+    let _turn = take_turn();
     let mut trainer = small_run(small_config(2));
     assert_eq!(
         (trainer.steps_per_epoch(), trainer.validation_steps()),
@@ -68,6 +77,7 @@ fn steps_phases_and_epochs_add_up() {
 
 #[test]
 fn advance_honours_go_on_and_stops_at_the_end_of_an_epoch() {
+    let _turn = take_turn();
     let mut trainer = small_run(small_config(2));
     let mut asked = Vec::new();
     let mut three = |n: usize| {
@@ -91,6 +101,7 @@ fn advance_honours_go_on_and_stops_at_the_end_of_an_epoch() {
 
 #[test]
 fn losses_do_not_depend_on_how_often_they_are_read_back() {
+    let _turn = take_turn();
     let model = ModelConfig::new(ModelKind::Ffnn)
         .init(&Device::flex())
         .unwrap();
@@ -114,6 +125,7 @@ fn losses_do_not_depend_on_how_often_they_are_read_back() {
 
 #[test]
 fn divergence_stops_and_keeps_finite_weights() {
+    let _turn = take_turn();
     let mut config = TrainConfig::new(ModelKind::Ffnn);
     config.learning_rate = 1e37;
     config.batch_size = 8;
@@ -135,6 +147,7 @@ fn divergence_stops_and_keeps_finite_weights() {
 
 #[test]
 fn a_run_continues_from_a_copy_of_its_weights() {
+    let _turn = take_turn();
     let mut config = small_config(3);
     config.learning_rate = 1e-2;
     let mut trainer = small_run(config);
@@ -164,6 +177,7 @@ fn a_run_continues_from_a_copy_of_its_weights() {
 
 #[test]
 fn bad_settings_are_refused() {
+    let _turn = take_turn();
     let data = tiny_set(10);
     for change in [
         |c: &mut TrainConfig| c.epochs = 0,
@@ -199,29 +213,33 @@ fn weights(model: &Model) -> Vec<f32> {
 
 #[test]
 fn early_stopping_stops_and_keeps_the_best_epoch() {
-    let mut config = small_config(6);
-    // No later epoch can beat the first by 1.0: patience 2 ends the run after epoch 3.
-    config.techniques.early_stop = Some(early_stop::EarlyStop {
-        patience: 2,
-        min_delta: 1.0,
-    });
-    let mut trainer = small_run(config);
-    let first = block_on(trainer.advance(|_| true)).unwrap().unwrap();
-    assert_eq!(first.epoch, 1);
-    let best = weights(trainer.model());
-    run_to_end(&mut trainer, 4).unwrap();
-    let progress = trainer.progress();
-    assert_eq!(progress.history.len(), 3);
-    assert_eq!(
-        (progress.best_epoch, progress.stopped_early),
-        (Some(1), true)
-    );
-    assert_eq!(
-        weights(trainer.model()),
-        best,
-        "the best epoch's weights are kept"
-    );
-    assert!(trainer.is_finished());
+    let _turn = take_turn();
+    // `deep` has batch norm: its running statistics must be the best epoch's too.
+    for kind in [ModelKind::Ffnn, ModelKind::Deep] {
+        let mut config = small_config(6);
+        config.model = ModelConfig::new(kind);
+        // No later epoch can beat the first by 1.0: patience 2 ends the run after epoch 3.
+        config.techniques.early_stop = Some(early_stop::EarlyStop {
+            patience: 2,
+            min_delta: 1.0,
+        });
+        let mut trainer = small_run(config);
+        let first = block_on(trainer.advance(|_| true)).unwrap().unwrap();
+        assert_eq!(first.epoch, 1);
+        let best = weights(trainer.model());
+        run_to_end(&mut trainer, 4).unwrap();
+        let progress = trainer.progress();
+        assert_eq!(progress.history.len(), 3);
+        assert_eq!(
+            (progress.best_epoch, progress.stopped_early),
+            (Some(1), true)
+        );
+        assert!(
+            weights(trainer.model()) == best,
+            "{kind}: the best epoch's weights and statistics are kept"
+        );
+        assert!(trainer.is_finished());
+    }
 
     // Without a stop, the run still ends on its best epoch's weights.
     let mut config = small_config(3);
@@ -244,6 +262,7 @@ fn early_stopping_stops_and_keeps_the_best_epoch() {
 
 #[test]
 fn denoising_and_augmented_runs_train_on_changed_inputs() {
+    let _turn = take_turn();
     let plain = run_to_end(&mut small_run(small_config(2)), 5).unwrap();
     for (noise, augment) in [
         (Some("gaussian:0.3"), "none"),
@@ -268,6 +287,7 @@ fn denoising_and_augmented_runs_train_on_changed_inputs() {
 
 #[test]
 fn noise_made_on_the_device_trains_on_changed_inputs() {
+    let _turn = take_turn();
     let plain = run_to_end(&mut small_run(small_config(2)), 5).unwrap();
     for (noise, augment) in [("salt-pepper:0.2", "none"), ("block:0.25", "shift:2")] {
         let mut config = small_config(2);
@@ -285,6 +305,7 @@ fn noise_made_on_the_device_trains_on_changed_inputs() {
 
 #[test]
 fn weight_decay_shrinks_the_weights_and_l1_the_code() {
+    let _turn = take_turn();
     let norm = |values: &[f32]| values.iter().map(|v| f64::from(v * v)).sum::<f64>().sqrt();
     let trained = |change: fn(&mut TrainConfig)| {
         let mut config = small_config(2);
