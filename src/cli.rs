@@ -303,12 +303,40 @@ fn train(args: TrainArgs) -> Result<(), String> {
     print_summary(&summary, args.common.json)
 }
 
+/// What `eval` and `latent` start from: a device, a dataset's sets and weights for it.
+struct Loaded {
+    opened: device::Opened,
+    dataset: &'static Dataset,
+    sets: TrainTest,
+    model: Model,
+    header: WeightsHeader,
+}
+
+impl Loaded {
+    fn new(common: &Common, weights: &Path) -> Result<Self, String> {
+        let opened = device::open(common.device.device)?;
+        let dataset = common.data.dataset()?;
+        let (model, header) = load_weights(weights, common.model, dataset, &opened.device)?;
+        let sets = common.data.load(dataset)?;
+        Ok(Self {
+            opened,
+            dataset,
+            sets,
+            model,
+            header,
+        })
+    }
+}
+
 fn eval(args: EvalArgs) -> Result<(), String> {
-    let opened = device::open(args.common.device.device)?;
+    let Loaded {
+        opened,
+        dataset,
+        sets,
+        model,
+        header,
+    } = Loaded::new(&args.common, &args.weights)?;
     let device = opened.device.clone();
-    let dataset = args.common.data.dataset()?;
-    let (model, header) = load_weights(&args.weights, args.common.model, dataset, &device)?;
-    let sets = args.common.data.load(dataset)?;
     let started = Instant::now();
     let test = test_metrics(
         &model,

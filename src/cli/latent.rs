@@ -9,7 +9,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::{Common, device, load_weights};
+use super::{Common, Loaded};
 use crate::explore::{self, Plane, knn_accuracy};
 
 #[derive(Args, Debug)]
@@ -52,11 +52,14 @@ struct LatentReport {
 }
 
 pub(super) fn latent(args: LatentArgs) -> Result<(), String> {
-    let opened = device::open(args.common.device.device)?;
-    let device = opened.device.clone();
-    let dataset = args.common.data.dataset()?;
-    let (model, header) = load_weights(&args.weights, args.common.model, dataset, &device)?;
-    let sets = args.common.data.load(dataset)?;
+    let Loaded {
+        opened,
+        dataset,
+        sets,
+        model,
+        header,
+    } = Loaded::new(&args.common, &args.weights)?;
+    let device = opened.device;
     let started = Instant::now();
     let count = args.points.min(sets.test.len());
     if count < 2 {
