@@ -1,8 +1,10 @@
-//! Looking inside a trained model: its codes laid out on a plane, and how well the codes
-//! keep the classes apart.
+//! Looking inside a trained model: its codes laid out on a plane, how well the codes keep
+//! the classes apart, what lies between two codes, and new codes like those of real digits.
 
+pub mod interpolate;
 pub mod neighbours;
 pub mod plane;
+pub mod sampling;
 
 use burn::module::Module;
 use burn::tensor::Device;
