@@ -10,10 +10,11 @@ use burn::tensor::{Device, Tensor};
 use super::conv::conv3x3;
 
 /// Where the code layer's biases start. burn's default draws them, like the weights, from
-/// ±1/√fan_in; from there Adam's first steps left a code channel's ReLU at zero for every
-/// image in 5 of 8 seeds' first epochs, and a dead channel never comes back (two seeds lost
-/// two and four of the four channels). Starting every channel above zero keeps all four
-/// alive on the same seeds (docs/techniques.md, "Dead code channels").
+/// ±1/√fan_in; from there Adam's first steps left one of `upsample`'s code channels at zero
+/// for every image in 5 of 8 seeds' first epochs, and a dead channel never comes back (two
+/// seeds lost two and four of the four). Starting every channel above zero kept all four
+/// alive on those seeds; `conv-transpose` still loses one on some seeds (docs/techniques.md,
+/// "Dead code units").
 const CODE_BIAS: f32 = 0.1;
 
 /// Conv(1→16, 3×3, pad 1)+ReLU, MaxPool 2; Conv(16→c, 3×3, pad 1)+ReLU, MaxPool 2 → c×7×7.
