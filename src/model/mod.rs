@@ -235,7 +235,11 @@ impl Model {
 
     /// This model with its float tensors replaced by `values` (as from [`Model::values`]
     /// of a model of the same configuration), on `device`; `None` if the count differs.
+    /// Clones of `self` keep their values: burn maps batch norm's running statistics in
+    /// place, behind an `Arc` its clones share, so the filling starts from a copy with
+    /// statistics of its own (and without autodiff).
     pub fn with_values(self, values: &[f32], device: &Device) -> Option<Model> {
+        let model = self.valid();
         struct Fill<'a> {
             values: &'a [f32],
             device: &'a Device,
@@ -263,7 +267,7 @@ impl Model {
             device,
             short: false,
         };
-        let model = self.map(&mut fill);
+        let model = model.map(&mut fill);
         (!fill.short && fill.values.is_empty()).then_some(model)
     }
 }
@@ -315,6 +319,21 @@ mod tests {
             assert_eq!(a, b, "{kind}");
             assert_eq!(copy.num_params(), model.num_params());
         }
+    }
+
+    #[test]
+    fn filling_a_clone_leaves_the_original_alone() {
+        // `deep`'s batch norm keeps running statistics, which burn shares between clones.
+        let device = Device::flex();
+        let model = ModelConfig::new(ModelKind::Deep).init(&device).unwrap();
+        let before = ready(model.values()).unwrap();
+        let zeros = vec![0.0; before.len()];
+        let filled = model.clone().with_values(&zeros, &device).unwrap();
+        assert!(ready(filled.values()).unwrap() == zeros);
+        assert!(
+            ready(model.values()).unwrap() == before,
+            "the original changed"
+        );
     }
 
     #[test]

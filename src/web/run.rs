@@ -173,6 +173,9 @@ impl Run {
 /// How the last run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ended {
+    /// The engine that trained it (scripts read it after the run too, which may have ended
+    /// before a frame showed it running).
+    pub engine: Engine,
     pub progress: Progress,
     pub images_per_sec: Option<f64>,
     /// Why it stopped early, if it did.
@@ -253,6 +256,7 @@ impl RunState {
             }
         };
         *self = Self::Finished(Ended {
+            engine: run.engine,
             progress: run.latest.clone().unwrap_or_default(),
             images_per_sec: run.speed(now).map(|s| s.images_per_sec),
             error,

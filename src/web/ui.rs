@@ -294,6 +294,7 @@ fn render_progress(run: &RunState, longest_frame_ms: f64) {
             (run.latest.clone(), speed.map(|s| s.images_per_sec), caption)
         }
         RunState::Finished(ended) => {
+            dom::set_attr(&progress, "data-engine", ended.engine.name());
             let p = &ended.progress;
             let caption = format!("{} epochs · {} steps", p.history.len(), p.step);
             (Some(p.clone()), ended.images_per_sec, caption)

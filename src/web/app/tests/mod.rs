@@ -159,7 +159,7 @@ fn a_page_run_starts_pauses_resumes_and_finishes_with_an_evaluation() {
     let RunState::Finished(ended) = &app.run else {
         panic!("finished")
     };
-    assert_eq!(ended.progress.step, 16);
+    assert_eq!((ended.progress.step, ended.engine), (16, Engine::Page));
 }
 
 #[test]
