@@ -5,7 +5,7 @@ use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::encoder::ConvEncoder;
+use super::encoder::{CodeStart, ConvEncoder};
 use super::matmul::matmul;
 use super::sigmoid::sigmoid;
 
@@ -26,7 +26,7 @@ impl ConvTranspose {
                 .init(device)
         };
         Self {
-            encoder: ConvEncoder::new(code_channels, device),
+            encoder: ConvEncoder::new(code_channels, CodeStart::He, device),
             up1: up(code_channels, 16),
             up2: up(16, 1),
         }

@@ -1,21 +1,32 @@
 //! The convolutional encoder shared by `conv-transpose` and `upsample`.
 
 use burn::module::{Module, Param};
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::conv::conv3x3;
 
 /// Where the code layer's biases start. burn's default draws them, like the weights, from
-/// ±1/√fan_in; from there Adam's first steps left one of `upsample`'s code channels at zero
-/// for every image in 5 of 8 seeds' first epochs, and a dead channel never comes back (two
-/// seeds lost two and four of the four). Starting every channel above zero kept all four
-/// alive on those seeds; `conv-transpose` still loses one on some seeds (docs/techniques.md,
-/// "Dead code units").
+/// ±1/√fan_in; from there Adam's first steps can leave a code channel's ReLU at zero for
+/// every image, and a dead channel never comes back. With the default start `upsample` lost
+/// a channel in its first epoch on 5 of 8 seeds (two collapsed), `conv-transpose` on 11 of
+/// 24; every channel starting above zero kept all of `upsample`'s alive on those 8 seeds
+/// (docs/techniques.md, "Dead code units").
 const CODE_BIAS: f32 = 0.1;
+
+/// How the code layer's weights start (its biases start at [`CODE_BIAS`] either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeStart {
+    /// burn's default, uniform in ±1/√fan_in: `upsample`'s. He's larger start collapsed
+    /// its decoder to black on 2 of 8 seeds.
+    Default,
+    /// He's start for ReLU layers, uniform in ±√(6/fan_in): `conv-transpose`'s, whose
+    /// channels still died on 7 of 24 seeds with the default weights, on 2 of 24 with He's.
+    He,
+}
 
 /// Conv(1→16, 3×3, pad 1)+ReLU, MaxPool 2; Conv(16→c, 3×3, pad 1)+ReLU, MaxPool 2 → c×7×7.
 #[derive(Module, Debug)]
@@ -26,10 +37,10 @@ pub struct ConvEncoder {
 }
 
 impl ConvEncoder {
-    pub fn new(code_channels: usize, device: &Device) -> Self {
+    pub fn new(code_channels: usize, start: CodeStart, device: &Device) -> Self {
         Self {
             conv1: layer3x3(1, 16, device),
-            conv2: code_layer(code_channels, device),
+            conv2: code_layer(code_channels, start, device),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
         }
     }
@@ -47,9 +58,18 @@ impl ConvEncoder {
     }
 }
 
-/// The layer that makes the code: [`layer3x3`] with its biases at [`CODE_BIAS`].
-fn code_layer(code_channels: usize, device: &Device) -> Conv2d {
-    let mut conv = layer3x3(16, code_channels, device);
+/// The layer that makes the code: a 3×3 convolution as [`layer3x3`], its weights started
+/// as `start` says and its biases at [`CODE_BIAS`].
+fn code_layer(code_channels: usize, start: CodeStart, device: &Device) -> Conv2d {
+    let mut config = Conv2dConfig::new([16, code_channels], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
+    if start == CodeStart::He {
+        config = config.with_initializer(Initializer::KaimingUniform {
+            gain: std::f64::consts::SQRT_2,
+            fan_out_only: false,
+        });
+    }
+    let mut conv = config.init(device);
     conv.bias = Some(Param::from_tensor(Tensor::full(
         [code_channels],
         CODE_BIAS,
@@ -75,14 +95,34 @@ mod tests {
     #[test]
     fn every_code_channel_starts_above_zero() {
         let device = Device::flex();
-        let encoder = ConvEncoder::new(4, &device);
-        let bias = encoder
-            .conv2
-            .bias
-            .as_ref()
-            .expect("the code layer has biases");
-        let values = bias.val().into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(values, vec![CODE_BIAS; 4]);
+        // The code layer's weights: within ±1/√144 by default, within ±√(6/144) (and wider
+        // than the default's) for He's start.
+        for (start, bound) in [
+            (CodeStart::Default, 1.0 / 12.0),
+            (CodeStart::He, 6f32.sqrt() / 12.0),
+        ] {
+            let encoder = ConvEncoder::new(4, start, &device);
+            let bias = encoder
+                .conv2
+                .bias
+                .as_ref()
+                .expect("the code layer has biases");
+            let values = bias.val().into_data().try_to_vec::<f32>().unwrap();
+            assert_eq!(values, vec![CODE_BIAS; 4]);
+            let weights = encoder
+                .conv2
+                .weight
+                .val()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let largest = weights.iter().fold(0f32, |a, w| a.max(w.abs()));
+            assert!(
+                largest <= bound && largest > 0.9 * bound,
+                "{start:?}: {largest} vs {bound}"
+            );
+        }
+        let encoder = ConvEncoder::new(4, CodeStart::Default, &device);
         // The other layer keeps burn's default, drawn within ±1/√fan_in (fan_in 9).
         let first = encoder.conv1.bias.as_ref().unwrap().val().into_data();
         let first = first.try_to_vec::<f32>().unwrap();

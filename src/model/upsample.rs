@@ -8,7 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::conv::conv3x3;
-use super::encoder::{ConvEncoder, layer3x3};
+use super::encoder::{CodeStart, ConvEncoder, layer3x3};
 use super::sigmoid::sigmoid;
 
 /// Encoder as `conv-transpose`; decoder: nearest ×2 + Conv(c→16, 3×3)+ReLU,
@@ -24,7 +24,7 @@ pub struct Upsample {
 impl Upsample {
     pub fn new(code_channels: usize, device: &Device) -> Self {
         Self {
-            encoder: ConvEncoder::new(code_channels, device),
+            encoder: ConvEncoder::new(code_channels, CodeStart::Default, device),
             upscale: Interpolate2dConfig::new()
                 .with_scale_factor(Some([2.0, 2.0]))
                 .with_mode(InterpolateMode::Nearest)
