@@ -91,12 +91,20 @@ const COLOURS: [RGBColor; 4] = [
 
 /// Writes a PNG of train (dashed) and validation (solid) MSE per epoch, one colour per run.
 pub fn training_curves(runs: &[(String, Vec<EpochRecord>)], out: &Path) -> Result<(), String> {
-    const SIZE: (u32, u32) = (900, 540);
+    plot_png((900, 540), out, |backend| draw_curves(runs, backend))
+}
+
+/// Draws a plot of `size` with `draw` (labels in the system font) and writes it as a PNG.
+fn plot_png(
+    size: (u32, u32),
+    out: &Path,
+    draw: impl FnOnce(BitMapBackend<'_>) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), String> {
     register_font()?;
-    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    draw_curves(runs, BitMapBackend::with_buffer(&mut pixels, SIZE))
+    let mut pixels = vec![0u8; (size.0 * size.1 * 3) as usize];
+    draw(BitMapBackend::with_buffer(&mut pixels, size))
         .map_err(|e| format!("cannot draw {}: {e}", out.display()))?;
-    image::RgbImage::from_raw(SIZE.0, SIZE.1, pixels)
+    image::RgbImage::from_raw(size.0, size.1, pixels)
         .expect("buffer matches the size")
         .save(out)
         .map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -176,21 +184,9 @@ pub fn latent_map(
     title: &str,
     out: &Path,
 ) -> Result<(), String> {
-    const SIZE: (u32, u32) = (820, 720);
-    register_font()?;
-    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    draw_map(
-        points,
-        labels,
-        names,
-        title,
-        BitMapBackend::with_buffer(&mut pixels, SIZE),
-    )
-    .map_err(|e| format!("cannot draw {}: {e}", out.display()))?;
-    image::RgbImage::from_raw(SIZE.0, SIZE.1, pixels)
-        .expect("buffer matches the size")
-        .save(out)
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+    plot_png((820, 720), out, |backend| {
+        draw_map(points, labels, names, title, backend)
+    })
 }
 
 fn draw_map(
