@@ -64,10 +64,11 @@ enum Command {
 struct SampleArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Directory holding <model>.bin for the four models (default: the dataset's weights).
+    /// Directory holding <model>.bin for each model, the VAE where present (default: the
+    /// dataset's weights).
     #[arg(long, conflicts_with = "weights")]
     weights_dir: Option<PathBuf>,
-    /// Instead of the four models: one row per weights file, in order (each file's header
+    /// Instead of every model: one row per weights file, in order (each file's header
     /// names its model), e.g. one model trained with different losses.
     #[arg(long, num_args = 1..)]
     weights: Vec<PathBuf>,
@@ -138,7 +139,7 @@ fn parse_precision(name: &str) -> Result<Precision, String> {
 
 #[derive(Args, Debug)]
 struct Common {
-    /// Which autoencoder: ffnn, conv-transpose, upsample or deep.
+    /// Which model: ffnn, conv-transpose, upsample, deep or vae.
     #[arg(long, value_parser = parse_model)]
     model: ModelKind,
     #[command(flatten)]
@@ -225,7 +226,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
     config.learning_rate = args.lr;
     config.seed = args.seed;
     config.train_limit = args.limit;
-    config.techniques = args.techniques.techniques()?;
+    config.techniques = args.techniques.techniques(kind)?;
     config.validate().map_err(|e| e.to_string())?;
     let out = args
         .out
@@ -408,6 +409,9 @@ fn sample(args: SampleArgs) -> Result<(), String> {
                 Some(dir) => dir.join(format!("{kind}.bin")),
                 None => PathBuf::from(dataset.weights_file(kind.name())),
             };
+            if kind == ModelKind::Vae && !path.exists() {
+                continue; // not shipped for every dataset
+            }
             models.push(load_weights(&path, kind, dataset, &device)?.0);
             rows.push(kind.name().to_string());
         }

@@ -177,7 +177,7 @@ pub async fn dead_code_units(
     let model = model.valid();
     let channels = match config.kind {
         ModelKind::ConvTranspose | ModelKind::Upsample => config.code_size / 49,
-        ModelKind::Ffnn | ModelKind::Deep => config.code_size,
+        ModelKind::Ffnn | ModelKind::Deep | ModelKind::Vae => config.code_size,
     };
     let mut largest = vec![0f32; channels];
     for chunk in indices.chunks(500) {

@@ -294,11 +294,14 @@ impl Trainer {
             Some(noise) => device_noise::corrupt(input, noise),
             None => input,
         };
-        let code = self.model.encode(input.autodiff());
+        let (code, model_term) = self.model.training_code(input.autodiff());
         let output = self.model.decode(code.clone());
         let mut loss = techniques.loss.forward(output, target.autodiff());
         if techniques.l1_code > 0.0 {
             loss = loss + code.abs().mean().mul_scalar(techniques.l1_code);
+        }
+        if let Some(kl) = model_term {
+            loss = loss + kl.mul_scalar(techniques.kl_weight.0);
         }
         let weighted = loss.clone().detach().mul_scalar(count as f64);
         self.pending.train.add(weighted, count);

@@ -377,6 +377,10 @@ fn bad_technique_settings_are_refused_with_one_line() {
             &["--l1-code=nan"],
             "L1 code penalty needs a value ≥ 0, not NaN",
         ),
+        (
+            &["--kl-weight", "2"],
+            "--kl-weight is a setting of the vae model, not ffnn",
+        ),
     ] {
         let mut all = vec![
             "train", "--model", "ffnn", "--epochs", "1", "--limit", "100",
@@ -533,4 +537,44 @@ fn a_two_number_code_trains_and_maps_as_it_is() {
         &bad,
         "code size 50 is not valid (a convolutional code is channels × 7 × 7",
     );
+}
+
+#[test]
+fn the_vae_trains_on_its_elbo_with_a_two_number_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("vae.bin");
+    let weights = weights.to_str().unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train", "--model", "vae", "--epochs", "2", "--limit", "2000", "--out", weights,
+            "--json",
+        ];
+        args.extend(extra);
+        report_of(&args)
+    };
+    let report = train(&[]);
+    assert_eq!(
+        (report["model"].as_str(), report["code_size"].as_u64()),
+        (Some("vae"), Some(2)),
+        "{report}"
+    );
+    // Its default loss is BCE (with the KL term: the negative ELBO), and the report says so.
+    assert_eq!(report["techniques"]["loss"]["kind"], "bce", "{report}");
+    assert!(report["test_mse"].as_f64().unwrap() < 0.08, "{report}");
+    let heavy = train(&["--kl-weight", "4"]);
+    assert_eq!(heavy["techniques"]["kl_weight"], 4.0, "{heavy}");
+    // The codes are its μ: deterministic, so a map of them keeps classes apart better than chance.
+    let map = report_of(&[
+        "latent",
+        "--model",
+        "vae",
+        "--weights",
+        weights,
+        "--points",
+        "300",
+        "--json",
+    ]);
+    assert!(map["knn_accuracy_code"].as_f64().unwrap() > 0.3, "{map}");
+    let bad = mnist_ae(&["train", "--model", "vae", "--kl-weight=-1", "--epochs", "1"]);
+    assert_clear_failure(&bad, "KL weight needs a value ≥ 0, not -1");
 }

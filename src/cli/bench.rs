@@ -81,12 +81,12 @@ pub(super) fn bench(args: BenchArgs) -> Result<(), String> {
     if args.batch_sizes.contains(&0) {
         return Err("invalid settings: batch size must be at least 1".into());
     }
-    let techniques = args.techniques.techniques()?;
     let opened = device::open(args.device.device)?;
     let dataset = args.data.dataset()?;
     let train = args.data.load(dataset)?.train;
     let window = Duration::from_secs_f64(args.seconds);
     for &kind in &args.models {
+        let techniques = args.techniques.techniques(kind)?;
         let batches = if args.batch_sizes.is_empty() {
             vec![kind.default_batch_size(), 256, 1024]
         } else {

@@ -5,10 +5,11 @@ use clap::Args;
 
 use crate::data::perturbation::TEST_SEED;
 use crate::data::{Augmentation, Corruption, Perturbation};
+use crate::model::ModelKind;
 use crate::training::device_noise::NoisePlace;
 use crate::training::early_stop::EarlyStop;
 use crate::training::loss::Loss;
-use crate::training::techniques::Techniques;
+use crate::training::techniques::{KlWeight, Techniques};
 
 #[derive(Args, Debug, Clone, Default)]
 pub(super) struct TechniqueArgs {
@@ -30,7 +31,7 @@ pub(super) struct TechniqueArgs {
     /// With --early-stop: the least decrease of the validation MSE that counts as better.
     #[arg(long, requires = "early_stop")]
     min_delta: Option<f64>,
-    /// mse (default), mse+ssim:α (α·(1−SSIM) + (1−α)·MSE) or bce.
+    /// mse (default; the vae's: bce), mse+ssim:α (α·(1−SSIM) + (1−α)·MSE) or bce.
     #[arg(long, value_parser = parse::<Loss>)]
     loss: Option<Loss>,
     /// AdamW's decoupled weight decay λ.
@@ -39,11 +40,19 @@ pub(super) struct TechniqueArgs {
     /// λ of an L1 penalty on the code (a sparse autoencoder).
     #[arg(long, default_value_t = 0.0)]
     l1_code: f64,
+    /// vae only: the weight β of the KL term (1: the ELBO, with the VAE's default loss, bce).
+    #[arg(long)]
+    kl_weight: Option<f64>,
 }
 
 impl TechniqueArgs {
-    /// The techniques, checked.
-    pub(super) fn techniques(&self) -> Result<Techniques, String> {
+    /// The techniques for a model of `kind`, checked (the loss defaults to the model's).
+    pub(super) fn techniques(&self, kind: ModelKind) -> Result<Techniques, String> {
+        if kind != ModelKind::Vae && self.kl_weight.is_some() {
+            return Err(format!(
+                "--kl-weight is a setting of the vae model, not {kind}"
+            ));
+        }
         let techniques = Techniques {
             noise: self.noise,
             noise_on: self.noise_on,
@@ -52,9 +61,10 @@ impl TechniqueArgs {
                 patience,
                 min_delta: self.min_delta.unwrap_or(0.0),
             }),
-            loss: self.loss.unwrap_or_default(),
+            loss: self.loss.unwrap_or(Loss::default_for(kind)),
             weight_decay: self.weight_decay,
             l1_code: self.l1_code,
+            kl_weight: self.kl_weight.map(KlWeight).unwrap_or_default(),
         };
         techniques.validate()?;
         Ok(techniques)

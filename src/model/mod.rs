@@ -1,4 +1,5 @@
-//! The four autoencoders, one file each, behind one [`Model`] enum.
+//! The five models, one file each, behind one [`Model`] enum: four autoencoders and a variational
+//! autoencoder.
 //!
 //! Every model maps `[n, 1, 28, 28]` images in [0, 1] to a flat code `[n, code_size]`
 //! ([`Model::encode`]) and back ([`Model::decode`]); [`Model::forward`] reconstructs.
@@ -13,6 +14,7 @@ pub mod matmul;
 mod read;
 mod sigmoid;
 mod upsample;
+mod vae;
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,8 +30,9 @@ pub use ffnn::Ffnn;
 pub use read::ready;
 pub use read::{ReadError, read_values};
 pub use upsample::Upsample;
+pub use vae::Vae;
 
-/// Which of the four architectures.
+/// Which of the five architectures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
@@ -37,10 +40,17 @@ pub enum ModelKind {
     ConvTranspose,
     Upsample,
     Deep,
+    Vae,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [Self::Ffnn, Self::ConvTranspose, Self::Upsample, Self::Deep];
+    pub const ALL: [ModelKind; 5] = [
+        Self::Ffnn,
+        Self::ConvTranspose,
+        Self::Upsample,
+        Self::Deep,
+        Self::Vae,
+    ];
 
     /// The name used on the command line, in files and in the page.
     pub fn name(self) -> &'static str {
@@ -49,6 +59,7 @@ impl ModelKind {
             Self::ConvTranspose => "conv-transpose",
             Self::Upsample => "upsample",
             Self::Deep => "deep",
+            Self::Vae => "vae",
         }
     }
 
@@ -58,6 +69,7 @@ impl ModelKind {
             Self::Ffnn => 32,
             Self::ConvTranspose | Self::Upsample => 4 * 7 * 7,
             Self::Deep => 4,
+            Self::Vae => 2,
         }
     }
 
@@ -90,7 +102,7 @@ impl FromStr for ModelKind {
 /// An invalid model choice.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelError {
-    #[error("unknown model '{0}' (expected ffnn, conv-transpose, upsample or deep)")]
+    #[error("unknown model '{0}' (expected ffnn, conv-transpose, upsample, deep or vae)")]
     UnknownKind(String),
     #[error("{kind}: code size {code_size} is not valid ({rule})")]
     BadCodeSize {
@@ -147,17 +159,19 @@ impl ModelConfig {
             }
             ModelKind::Upsample => Model::Upsample(Upsample::new(self.code_size / 49, device)),
             ModelKind::Deep => Model::Deep(Deep::new(self.code_size, device)),
+            ModelKind::Vae => Model::Vae(Vae::new(self.code_size, device)),
         })
     }
 }
 
-/// Any of the four autoencoders.
+/// Any of the five models.
 #[derive(Module, Debug)]
 pub enum Model {
     Ffnn(Ffnn),
     ConvTranspose(ConvTranspose),
     Upsample(Upsample),
     Deep(Deep),
+    Vae(Vae),
 }
 
 impl Model {
@@ -168,6 +182,7 @@ impl Model {
             Self::ConvTranspose(m) => m.encode(images),
             Self::Upsample(m) => m.encode(images),
             Self::Deep(m) => m.encode(images),
+            Self::Vae(m) => m.encode(images),
         }
     }
 
@@ -178,6 +193,19 @@ impl Model {
             Self::ConvTranspose(m) => m.decode(code),
             Self::Upsample(m) => m.decode(code),
             Self::Deep(m) => m.decode(code),
+            Self::Vae(m) => m.decode(code),
+        }
+    }
+
+    /// The code a training step decodes, and the loss term its model adds: the VAE's draw
+    /// and KL divergence ([`Vae::sample_code`]); the autoencoders' code and nothing.
+    pub fn training_code(&self, images: Tensor<4>) -> (Tensor<2>, Option<Tensor<1>>) {
+        match self {
+            Self::Vae(m) => {
+                let (code, kl) = m.sample_code(images);
+                (code, Some(kl))
+            }
+            _ => (self.encode(images), None),
         }
     }
 
@@ -290,6 +318,7 @@ mod tests {
             (ModelKind::ConvTranspose, 196, 1_077),
             (ModelKind::Upsample, 196, 1_477),
             (ModelKind::Deep, 4, 2_838_304),
+            (ModelKind::Vae, 2, 807_700),
         ];
         for (kind, code_size, params) in expected {
             let model = ModelConfig::new(kind).init(&device).unwrap();

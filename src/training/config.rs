@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::techniques::Techniques;
+use super::loss::Loss;
+use super::techniques::{KlWeight, Techniques};
 use crate::model::{ModelConfig, ModelError, ModelKind, ReadError};
 
 /// Hyper-parameters of a training run (defaults: the reference protocol).
@@ -22,7 +23,8 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The reference protocol for `kind`: 20 epochs, Adam 1e-3, batch 20 (`deep`: 100), seed 42.
+    /// The reference protocol for `kind`: 20 epochs, Adam 1e-3, batch 20 (`deep`: 100), seed 42,
+    /// MSE (the VAE: BCE, its ELBO's reconstruction term).
     pub fn new(kind: ModelKind) -> Self {
         Self {
             model: ModelConfig::new(kind),
@@ -31,7 +33,10 @@ impl TrainConfig {
             learning_rate: 1e-3,
             seed: 42,
             train_limit: None,
-            techniques: Techniques::default(),
+            techniques: Techniques {
+                loss: Loss::default_for(kind),
+                ..Techniques::default()
+            },
         }
     }
 
@@ -50,6 +55,9 @@ impl TrainConfig {
         }
         if self.train_limit == Some(0) {
             return bad("the training set needs at least one image");
+        }
+        if self.model.kind != ModelKind::Vae && self.techniques.kl_weight != KlWeight::default() {
+            return bad("the KL weight is a setting of the vae model only");
         }
         self.techniques.validate().map_err(TrainError::Config)
     }

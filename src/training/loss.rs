@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::IMAGE_SIDE;
 use crate::metrics::{SSIM_C1, SSIM_C2, SSIM_WINDOW, gaussian_kernel};
+use crate::model::ModelKind;
 
 /// A reconstruction loss.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,15 @@ impl Loss {
                 let dissimilarity = ssim(output.clone(), target.clone()).neg() + 1.0;
                 dissimilarity * alpha + mse(output, target) * (1.0 - alpha)
             }
+        }
+    }
+
+    /// A model's default: MSE (the reference protocol), BCE for the VAE (with its KL term, the
+    /// negative ELBO of a decoder whose pixels are probabilities of ink).
+    pub fn default_for(kind: ModelKind) -> Self {
+        match kind {
+            ModelKind::Vae => Self::Bce,
+            _ => Self::Mse,
         }
     }
 

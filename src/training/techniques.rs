@@ -26,6 +26,21 @@ pub struct Techniques {
     pub weight_decay: f64,
     /// λ of an L1 penalty on the code, λ·mean|code|: a sparse autoencoder.
     pub l1_code: f64,
+    /// The VAE's KL term's weight (the other models have none).
+    pub kl_weight: KlWeight,
+}
+
+/// The weight β of the VAE's KL term: 1 makes the loss the negative ELBO (with BCE); more
+/// gives smoother codes and blurrier digits, less sharper digits and a code space further
+/// from the prior that generation samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KlWeight(pub f64);
+
+impl Default for KlWeight {
+    fn default() -> Self {
+        Self(1.0)
+    }
 }
 
 impl Techniques {
@@ -42,6 +57,7 @@ impl Techniques {
         for (name, value) in [
             ("weight decay", self.weight_decay),
             ("L1 code penalty", self.l1_code),
+            ("KL weight", self.kl_weight.0),
         ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(format!("{name} needs a value ≥ 0, not {value}"));
@@ -95,6 +111,9 @@ impl fmt::Display for Techniques {
         }
         if self.l1_code > 0.0 {
             parts.push(format!("l1-code {}", self.l1_code));
+        }
+        if self.kl_weight != KlWeight::default() {
+            parts.push(format!("kl-weight {}", self.kl_weight.0));
         }
         match parts.is_empty() {
             true => write!(f, "none"),

@@ -187,6 +187,8 @@ fn bad_settings_are_refused() {
         |c: &mut TrainConfig| c.train_limit = Some(0),
         |c: &mut TrainConfig| c.techniques.weight_decay = -0.1,
         |c: &mut TrainConfig| c.techniques.l1_code = f64::INFINITY,
+        // A KL term only the VAE has.
+        |c: &mut TrainConfig| c.techniques.kl_weight = techniques::KlWeight(2.0),
         |c: &mut TrainConfig| {
             c.techniques.early_stop = Some(early_stop::EarlyStop {
                 patience: 0,
@@ -326,4 +328,47 @@ fn weight_decay_shrinks_the_weights_and_l1_the_code() {
     };
     let sparse = trained(|c| c.techniques.l1_code = 1.0);
     assert!(code_size(&sparse) < 0.8 * code_size(&plain));
+}
+
+#[test]
+fn the_vae_trains_on_bce_and_its_kl_term() {
+    let _turn = take_turn();
+    let trained = |kl_weight: f64| {
+        let mut config = TrainConfig::new(ModelKind::Vae);
+        assert_eq!(config.techniques.loss, loss::Loss::Bce);
+        config.epochs = 6;
+        config.batch_size = 16;
+        config.learning_rate = 1e-2;
+        config.techniques.kl_weight = techniques::KlWeight(kl_weight);
+        let mut trainer = small_run(config);
+        let history = run_to_end(&mut trainer, 5).unwrap();
+        (trainer, history)
+    };
+    let (free, history) = trained(0.0);
+    // The training loss (BCE, then + KL) halves; the validation MSE of the codes' decodes falls.
+    assert!(
+        history[5].train_mse < 0.5 * history[0].train_mse,
+        "{history:?}"
+    );
+    assert!(history[5].val_mse < 0.9 * history[0].val_mse, "{history:?}");
+    // The spread of the codes (μ) over the images: free to grow without the KL term, held
+    // near the prior's centre by a heavy one.
+    let spread = |trainer: &Trainer| {
+        let images = tiny_set(20).batch(&(0..20).collect::<Vec<_>>(), &Device::flex());
+        let code = trainer.model().valid().encode(images);
+        code.clone()
+            .sub(code.mean_dim(0))
+            .square()
+            .mean()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()[0]
+    };
+    let (held, _) = trained(50.0);
+    assert!(
+        spread(&held) < 0.2 * spread(&free),
+        "{} vs {}",
+        spread(&held),
+        spread(&free)
+    );
 }

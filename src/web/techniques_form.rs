@@ -88,6 +88,7 @@ pub fn read() -> Result<Techniques, String> {
         loss,
         weight_decay: number("weight-decay", "weight decay")?,
         l1_code: number("l1-code", "L1 code penalty")?,
+        kl_weight: Default::default(),
     };
     techniques.validate()?;
     Ok(techniques)
