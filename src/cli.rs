@@ -22,6 +22,7 @@ use crate::weights::{self, Precision, WeightsHeader};
 pub mod bench;
 pub mod device;
 mod latent;
+mod manifold;
 mod report;
 mod techniques;
 
@@ -58,6 +59,8 @@ enum Command {
     /// Where a model puts the test digits in its code space: a 2-D map (PNG), how much of the
     /// codes' variance it shows and how well codes and map keep the classes apart (k-NN).
     Latent(latent::LatentArgs),
+    /// PNG of the decodes of a grid of codes: a VAE's prior, or the plane of a model's codes.
+    Manifold(manifold::ManifoldArgs),
 }
 
 #[derive(Args, Debug)]
@@ -214,6 +217,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Sample(args) => sample(args),
         Command::Plot(args) => plot(args),
         Command::Latent(args) => latent::latent(args),
+        Command::Manifold(args) => manifold::manifold(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Figures for the README (native only): a PNG grid of test images with each model's
-//! reconstruction, and a PNG of the training curves from the CLI's JSON reports.
+//! reconstruction, a manifold of decodes, the training curves from the CLI's JSON reports and
+//! the latent map.
 
 use std::path::Path;
 
@@ -32,8 +33,28 @@ pub fn reconstruction_grid(
             .forward(images_tensor(originals.clone(), &device));
         rows.push(pollster::block_on(read_values(output)).map_err(|e| e.to_string())?);
     }
-    let (gap, side) = (4, IMAGE_SIDE as u32 * scale);
-    let cols = indices.len() as u32;
+    image_rows(&rows, scale, 4, out)
+}
+
+/// Writes a PNG of the decodes of a manifold grid: `images` holds `side × side` images, row
+/// by row, drawn edge to edge.
+pub fn manifold(images: &[f32], side: usize, scale: u32, out: &Path) -> Result<(), String> {
+    let rows: Vec<Vec<f32>> = images
+        .chunks(side * IMAGE_PIXELS)
+        .map(<[f32]>::to_vec)
+        .collect();
+    image_rows(&rows, scale, 0, out)
+}
+
+/// Writes rows of 28 × 28 images (values in [0, 1]) as a grey PNG, every pixel drawn
+/// `scale` × `scale`, `gap` pixels of mid-grey between and around them.
+fn image_rows(rows: &[Vec<f32>], scale: u32, gap: u32, out: &Path) -> Result<(), String> {
+    let side = IMAGE_SIDE as u32 * scale;
+    let cols = rows
+        .iter()
+        .map(|r| r.len() / IMAGE_PIXELS)
+        .max()
+        .unwrap_or(0) as u32;
     let mut canvas = GrayImage::from_pixel(
         cols * (side + gap) + gap,
         rows.len() as u32 * (side + gap) + gap,

@@ -575,6 +575,47 @@ fn the_vae_trains_on_its_elbo_with_a_two_number_code() {
         "--json",
     ]);
     assert!(map["knn_accuracy_code"].as_f64().unwrap() > 0.3, "{map}");
+    // The manifold: decodes of a 6 × 6 grid over the prior, 2 × 28 pixels each.
+    let png = dir.path().join("manifold.png");
+    let png_arg = png.to_str().unwrap();
+    let manifold = |model: &str, weights: &str, extra: &[&str]| {
+        let mut args = vec![
+            "manifold",
+            "--model",
+            model,
+            "--weights",
+            weights,
+            "--grid",
+            "6",
+            "--out",
+            png_arg,
+            "--json",
+        ];
+        args.extend(extra);
+        mnist_ae(&args)
+    };
+    let report = last_json(&manifold("vae", weights, &[]));
+    assert_eq!(report["plane"], "prior N(0, I)", "{report}");
+    let picture = image::open(&png).unwrap().into_luma8();
+    assert_eq!(picture.dimensions(), (6 * 56, 6 * 56));
+    // Not one digit drawn 36 times: the corners differ.
+    let corner = |x: u32, y: u32| -> Vec<u8> {
+        (0..56)
+            .flat_map(|dy| (0..56).map(move |dx| (dx, dy)))
+            .map(|(dx, dy)| picture.get_pixel(x + dx, y + dy)[0])
+            .collect()
+    };
+    assert_ne!(corner(0, 0), corner(5 * 56, 5 * 56));
+    assert_clear_failure(
+        &manifold("vae", weights, &["--span", "0"]),
+        "--span 0: a positive number",
+    );
+    // Without a prior, the grid covers the plane of the test codes.
+    let report = last_json(&manifold("ffnn", "weights/ffnn.bin", &["--points", "500"]));
+    assert_eq!(
+        report["plane"], "principal components of 500 test codes",
+        "{report}"
+    );
     let bad = mnist_ae(&["train", "--model", "vae", "--kl-weight=-1", "--epochs", "1"]);
     assert_clear_failure(&bad, "KL weight needs a value ≥ 0, not -1");
 }

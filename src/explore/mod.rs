@@ -1,7 +1,9 @@
 //! Looking inside a trained model: its codes laid out on a plane, how well the codes keep
-//! the classes apart, what lies between two codes, and new codes like those of real digits.
+//! the classes apart, what lies between two codes, new codes like those of real digits, and
+//! the decodes of a grid over the code space.
 
 pub mod interpolate;
+pub mod manifold;
 pub mod neighbours;
 pub mod plane;
 pub mod sampling;
