@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes a dataset's weights manifest from the CLI's JSON reports of the runs that made its weights.
 
-Usage: scripts/make-manifest.py [DATASET_ID] [--only MODEL]   (default mnist, all four models)
+Usage: scripts/make-manifest.py [DATASET_ID] [--only MODEL]   (default mnist: the four autoencoders,
+and the VAE where its reports are in <runs>)
 
 With --only, that model's entry is made from its reports and the others are kept from the
 manifest as it is (e.g. after retraining one model).
@@ -12,7 +13,8 @@ Inputs (all written by `mnist-ae --json`): <runs>/<model>-20.json (train), <runs
 """
 import datetime, hashlib, json, os, sys
 
-MODELS = ["ffnn", "conv-transpose", "upsample", "deep"]
+MODELS = ["ffnn", "conv-transpose", "upsample", "deep", "vae"]
+OPTIONAL = {"vae"}
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 args = sys.argv[1:]
 only = None
@@ -34,6 +36,14 @@ def last_json(path):
     with open(os.path.join(root, path)) as f:
         return json.loads(f.read().strip().splitlines()[-1])
 
+def loss_of(model, train):
+    """What the run minimised: MSE unless its report names a loss (the VAE: BCE plus its KL term)."""
+    techniques = train.get("techniques") or {}
+    loss = (techniques.get("loss") or {}).get("kind", "mse")
+    if model == "vae":
+        loss += f" + KL (weight {techniques.get('kl_weight', 1.0)})"
+    return loss
+
 out = os.path.join(weights_dir, "manifest.json")
 kept = {}
 if only:
@@ -41,7 +51,10 @@ if only:
 entries = []
 for model in MODELS:
     if only and model != only:
-        entries.append(kept[model])
+        if model in kept:
+            entries.append(kept[model])
+        continue
+    if model in OPTIONAL and not os.path.exists(os.path.join(root, f"{runs}/{model}-20.json")):
         continue
     train, full, first = (last_json(f"{runs}/{model}-{s}.json") for s in ("20", "eval", "eval1000"))
     path = os.path.join(root, weights_dir, f"{model}.bin")
@@ -54,7 +67,7 @@ for model in MODELS:
         "sha256": hashlib.sha256(data).hexdigest(),
         "precision": "f16" if model == "deep" else "f32",
         "protocol": {"split": "48000/12000", "epochs": train["epochs"], "batch_size": train["batch_size"],
-                      "optimizer": "adam", "learning_rate": train["learning_rate"], "loss": "mse"},
+                      "optimizer": "adam", "learning_rate": train["learning_rate"], "loss": loss_of(model, train)},
         "seed": train["seed"],
         "epochs": train["epochs"],
         "train_mse": train["train_mse"],

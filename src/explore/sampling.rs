@@ -77,6 +77,13 @@ pub fn per_class(
         .collect()
 }
 
+/// `count × dim` draws from N(0, I): new codes for a VAE, whose prior that is.
+pub fn prior(count: usize, dim: usize, rng: &mut impl Rng) -> Vec<f32> {
+    (0..count * dim)
+        .map(|_| standard_normal(rng) as f32)
+        .collect()
+}
+
 /// A standard normal draw (Box–Muller).
 fn standard_normal(rng: &mut impl Rng) -> f64 {
     // 53 random bits each: u in (0, 1], so that its logarithm stays finite; v in [0, 1).
@@ -138,6 +145,17 @@ mod tests {
         for (got, want) in [(cov[0][0], 4.0), (cov[0][1], 1.8), (cov[1][1], 1.0)] {
             assert!((got - want).abs() < 0.1 * want, "{cov:?}");
         }
+    }
+
+    #[test]
+    fn prior_draws_are_standard_normal() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let (mean, cov) = moments(&prior(20_000, 2, &mut rng));
+        assert!(mean.iter().all(|m| m.abs() < 0.03), "{mean:?}");
+        assert!(
+            (cov[0][0] - 1.0).abs() < 0.05 && cov[0][1].abs() < 0.03,
+            "{cov:?}"
+        );
     }
 
     #[test]

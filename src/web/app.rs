@@ -19,7 +19,7 @@ use crate::model::{Model, ModelConfig, ModelKind};
 use crate::weights::WeightsHeader;
 
 /// Test digits per class in the reconstruction grid (2 rows of 0–9).
-const GRID_PER_CLASS: usize = 2;
+pub const GRID_PER_CLASS: usize = 2;
 
 /// The status line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -32,7 +32,7 @@ pub enum Status {
 
 /// Parts of the state that views draw from; `update` records which ones it changed.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub struct Changes(u8);
+pub struct Changes(u16);
 
 impl Changes {
     pub const MODEL: Self = Self(1);
@@ -46,6 +46,11 @@ impl Changes {
     pub const SKETCH: Self = Self(32);
     /// The corruption the grid and the sketch pad show.
     pub const NOISE: Self = Self(64);
+    /// The two test digits to interpolate between (picked on the grid, outside the
+    /// controller).
+    pub const PICKS: Self = Self(128);
+    /// "Generate" was pressed (outside the controller).
+    pub const GENERATE: Self = Self(256);
 
     pub fn intersects(self, other: Self) -> bool {
         self.0 & other.0 != 0

@@ -10,10 +10,11 @@ use crate::data::{Augmentation, Corruption};
 use crate::training::device_noise::NoisePlace;
 use crate::training::early_stop::EarlyStop;
 use crate::training::loss::Loss;
-use crate::training::techniques::Techniques;
+use crate::model::ModelKind;
+use crate::training::techniques::{KlWeight, Techniques};
 
 /// The form's fields: disabled while a run trains.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 12] = [
     "noise",
     "noise-strength",
     "augment-shift",
@@ -25,6 +26,7 @@ pub const FIELDS: [&str; 11] = [
     "ssim-alpha",
     "weight-decay",
     "l1-code",
+    "kl-weight",
 ];
 
 fn value(id: &str) -> String {
@@ -51,8 +53,8 @@ pub fn noise() -> Result<Option<Corruption>, String> {
         .map_err(|e| format!("noise: {e}"))
 }
 
-/// The form's techniques, checked; the message names the field at fault.
-pub fn read() -> Result<Techniques, String> {
+/// The form's techniques for a model of `kind`, checked; the message names the field at fault.
+pub fn read(kind: ModelKind) -> Result<Techniques, String> {
     let augment = Augmentation {
         shift: number("augment-shift", "shift")? as f32,
         rotate: number("augment-rotate", "rotation")? as f32,
@@ -74,11 +76,17 @@ pub fn read() -> Result<Techniques, String> {
         false => None,
     };
     let loss = match dom::get::<HtmlSelectElement>("loss").value().as_str() {
+        "mse" => Loss::Mse,
         "bce" => Loss::Bce,
         "mse+ssim" => Loss::MseSsim {
             alpha: number("ssim-alpha", "SSIM weight α")? as f32,
         },
-        _ => Loss::Mse,
+        _ => Loss::default_for(kind),
+    };
+    // The KL weight is the VAE's alone; the other models ignore the field.
+    let kl_weight = match kind {
+        ModelKind::Vae => KlWeight(number("kl-weight", "KL weight")?),
+        _ => KlWeight::default(),
     };
     let techniques = Techniques {
         noise: noise()?,
@@ -88,7 +96,7 @@ pub fn read() -> Result<Techniques, String> {
         loss,
         weight_decay: number("weight-decay", "weight decay")?,
         l1_code: number("l1-code", "L1 code penalty")?,
-        kl_weight: Default::default(),
+        kl_weight,
     };
     techniques.validate()?;
     Ok(techniques)

@@ -58,7 +58,7 @@ fn read_settings() -> Result<TrainConfig, String> {
         .filter(|&n| (1..=48_000).contains(&n))
         .ok_or("training-set size must be a whole number from 1 to 48000")?;
     config.train_limit = (train_size < 48_000).then_some(train_size);
-    config.techniques = techniques_form::read()?;
+    config.techniques = techniques_form::read(config.model.kind)?;
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }

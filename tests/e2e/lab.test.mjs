@@ -697,3 +697,72 @@ test('Bad input: a corrupted MNIST file and a corrupt weights upload give clear 
     await browser.close();
   }
 });
+
+/// The 28×28 images of a canvas drawn by `draw::image_grid` (`scale` px a pixel, 2 px gaps), row by row.
+async function canvasImages(page, id, cols, scale) {
+  return page.$eval(id, (c, [cols, scale]) => {
+    const cell = 28 * scale + 2;
+    const rows = Math.round((c.height + 2) / cell);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const images = [];
+    for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) {
+      const image = [];
+      for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+        image.push(d[((r * cell + y * scale) * c.width + k * cell + x * scale) * 4] / 255);
+      }
+      images.push(image);
+    }
+    return images;
+  }, [cols, scale]);
+}
+
+test('Inside the model: the interpolation strip, picked ends, and generated digits from a VAE and an autoencoder', { timeout: 180_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, dataLoaded);
+    await page.waitForFunction(() => /epochs trained/.test(document.querySelector('#model-note').textContent));
+    // The strip is there as soon as weights are: a test 3 turning into a test 8.
+    await page.waitForFunction(() => document.querySelector('#interp-strip').dataset.updated);
+    assert.match(await page.textContent('#interp-caption'), /From a test 3 to a test 8/);
+    let strip = await canvasImages(page, '#interp-strip', 10, 2);
+    assert.equal(strip.length, 20, 'two rows of ten');
+    const [decodes, fade] = [strip.slice(0, 10), strip.slice(10)];
+    // The ends of both rows are the two digits (decoded, or as they are); the middles differ:
+    // a decoded code between two digits is not their average picture.
+    assert.ok(mse(decodes[0], fade[0]) < 0.03 && mse(decodes[9], fade[9]) < 0.03, 'the decoded ends are not the digits');
+    assert.ok(mse(decodes[5], fade[5]) > 0.005, 'the middle decode is the cross-fade');
+    assert.ok(mse(decodes[0], decodes[9]) > 0.03, 'the strip does not go anywhere');
+
+    // A click on the grid's test 1 (top row, second column) makes it the first end.
+    const grid = await page.locator('#recon-grid').boundingBox();
+    const before = await page.$eval('#interp-strip', (c) => c.dataset.updated);
+    await page.mouse.click(grid.x + grid.width * 1.5 / 10, grid.y + grid.height * 0.1);
+    await page.waitForFunction((b) => document.querySelector('#interp-strip').dataset.updated !== b, before);
+    assert.match(await page.textContent('#interp-caption'), /From a test 1 to a test 8/);
+
+    // An autoencoder's "generate a 3": a Gaussian fitted to the codes of test 3s.
+    await page.selectOption('#generate-class', '3');
+    await page.waitForFunction(() => document.querySelector('#generated').dataset.updated);
+    assert.match(await page.textContent('#generate-caption'), /Gaussian fitted to the codes of \d+ test digits labelled 3/);
+    const threes = await canvasImages(page, '#generated', 8, 1);
+    assert.equal(threes.length, 64);
+    assert.ok(threes.every((d) => d.some((v) => v > 0.5)), 'a generated digit is blank');
+    assert.ok(await page.$eval('#manifold-figure', (f) => f.hidden), 'the manifold is the 2-D VAE\'s');
+
+    // The VAE: a fresh one (trained briefly here) samples its prior and draws its manifold.
+    await trainBriefly(page, { model: 'vae', size: 2000, batch: 50, epochs: 2 });
+    const drawn = await page.$eval('#generated', (c) => c.dataset.updated);
+    await page.click('#generate');
+    await page.waitForFunction((b) => document.querySelector('#generated').dataset.updated !== b, drawn);
+    assert.match(await page.textContent('#generate-caption'), /the VAE's prior, N\(0, I\)/);
+    assert.ok(await page.$eval('#generate-class', (s) => s.disabled), 'a prior has no classes');
+    assert.ok(!await page.$eval('#manifold-figure', (f) => f.hidden), 'no manifold for the 2-D VAE');
+    const manifold = await canvasImages(page, '#manifold', 15, 1);
+    assert.equal(manifold.length, 225);
+    assert.ok(mse(manifold[0], manifold[224]) > 0.01, 'the manifold\'s corners are the same digit');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-inside.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

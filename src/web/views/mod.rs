@@ -3,7 +3,9 @@
 //! what it shows); nothing else in the page needs to know.
 
 mod chart;
+mod generate;
 mod grid;
+mod interpolation;
 mod metrics;
 mod sketch;
 
@@ -36,6 +38,14 @@ pub fn all() -> Views {
             Box::new(chart::Chart::default()),
         ),
         (Changes::METRICS, Box::new(metrics::MetricsTable)),
+        (
+            Changes::MODEL | Changes::DATA | Changes::PICKS,
+            Box::new(interpolation::Interpolation::default()),
+        ),
+        (
+            Changes::MODEL | Changes::DATA | Changes::GENERATE,
+            Box::new(generate::Generate::default()),
+        ),
     ])
 }
 
@@ -55,6 +65,8 @@ impl Views {
 /// Sets up the views' own inputs (the sketch pad); `changed` reports what they change.
 pub fn install(changed: fn(Changes)) {
     sketch::install_pad(changed);
+    interpolation::install_picks(changed);
+    generate::install(changed);
     chart::warm_up();
 }
 
