@@ -5,6 +5,20 @@
 /// row-major). A tie between labels goes to the one whose member is nearest.
 pub fn knn_accuracy(codes: &[f32], dim: usize, labels: &[u8], k: usize) -> Result<f64, String> {
     let n = labels.len();
+    Ok(knn_correct(codes, dim, labels, k, 0..n)? as f64 / n as f64)
+}
+
+/// How many of the codes at `queries` get their own label from their k nearest other codes
+/// (as [`knn_accuracy`] counts them): a part of the whole count, so that a page can spread
+/// the work over several tasks.
+pub fn knn_correct(
+    codes: &[f32],
+    dim: usize,
+    labels: &[u8],
+    k: usize,
+    queries: std::ops::Range<usize>,
+) -> Result<usize, String> {
+    let n = labels.len();
     if dim == 0 || codes.len() != n * dim {
         return Err(format!(
             "{} numbers are not {n} codes of {dim}",
@@ -17,7 +31,8 @@ pub fn knn_accuracy(codes: &[f32], dim: usize, labels: &[u8], k: usize) -> Resul
     let mut correct = 0usize;
     // The k nearest so far as (squared distance, label), nearest first.
     let mut nearest: Vec<(f32, u8)> = Vec::with_capacity(k + 1);
-    for (i, code) in codes.chunks_exact(dim).enumerate() {
+    for i in queries.start..queries.end.min(n) {
+        let code = &codes[i * dim..(i + 1) * dim];
         nearest.clear();
         for (j, other) in codes.chunks_exact(dim).enumerate() {
             if i == j {
@@ -43,7 +58,7 @@ pub fn knn_accuracy(codes: &[f32], dim: usize, labels: &[u8], k: usize) -> Resul
             .map(|&(_, label)| label);
         correct += usize::from(predicted == Some(labels[i]));
     }
-    Ok(correct as f64 / n as f64)
+    Ok(correct)
 }
 
 #[cfg(test)]
@@ -51,6 +66,22 @@ mod tests {
     use super::*;
     #[cfg(target_family = "wasm")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn counts_over_parts_add_up_to_the_whole() {
+        let codes: Vec<f32> = (0..60).map(|i| ((i * 37) % 11) as f32).collect();
+        let labels: Vec<u8> = (0..30).map(|i| (i % 3) as u8).collect();
+        let whole = knn_correct(&codes, 2, &labels, 3, 0..30).unwrap();
+        let parts: usize = [0..7, 7..20, 20..30]
+            .into_iter()
+            .map(|part| knn_correct(&codes, 2, &labels, 3, part).unwrap())
+            .sum();
+        assert_eq!(parts, whole);
+        assert_eq!(
+            knn_accuracy(&codes, 2, &labels, 3).unwrap(),
+            whole as f64 / 30.0
+        );
+    }
 
     #[test]
     fn separated_classes_score_one_and_mixed_ones_less() {

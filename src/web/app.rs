@@ -51,6 +51,8 @@ impl Changes {
     pub const PICKS: Self = Self(128);
     /// "Generate" was pressed (outside the controller).
     pub const GENERATE: Self = Self(256);
+    /// The latent map's layout controls changed (outside the controller).
+    pub const LATENT: Self = Self(512);
 
     pub fn intersects(self, other: Self) -> bool {
         self.0 & other.0 != 0

@@ -740,6 +740,34 @@ test('Inside the model: the interpolation strip, picked ends, and generated digi
     await page.waitForFunction((b) => document.querySelector('#interp-strip').dataset.updated !== b, before);
     assert.match(await page.textContent('#interp-caption'), /From a test 1 to a test 8/);
 
+    // The latent map of upsample's 196-number codes: 2,000 test digits on their principal
+    // components, with the k-NN figures counted a slice at a time.
+    await page.waitForFunction(() => document.querySelector('#latent-map').dataset.knnCode, null, { timeout: 60_000 });
+    const map = await page.$eval('#latent-map', (c) => ({ ...c.dataset }));
+    console.log(`  latent map: ${map.points} codes, 5-NN accuracy ${map.knnCode} on the codes, ${map.knnMap} on the map`);
+    assert.equal(map.points, '2000');
+    assert.ok(Number(map.knnCode) > 0.8 && Number(map.knnMap) > 0.3, JSON.stringify(map));
+    assert.match(await page.textContent('#latent-caption'), /principal components/);
+    await page.locator('#latent-map').scrollIntoViewIfNeeded();
+    const mapBox = await page.locator('#latent-map').boundingBox();
+    const spot = (fx, fy) => [mapBox.x + fx * mapBox.width, mapBox.y + fy * mapBox.height];
+    await page.mouse.move(...spot(0.5, 0.5));
+    await page.waitForFunction(() => /nearest: test digit \d+/.test(document.querySelector('#latent-hover-caption').textContent));
+    const previewOf = async (fx, fy) => {
+      const before = await page.$eval('#latent-preview', (c) => c.dataset.updated);
+      await page.mouse.move(...spot(fx, fy));
+      await page.mouse.down();
+      await page.mouse.up();
+      await page.waitForFunction((b) => document.querySelector('#latent-preview').dataset.updated !== b, before);
+      return canvasDigit(page, '#latent-preview');
+    };
+    const [left, right] = [await previewOf(0.2, 0.5), await previewOf(0.8, 0.5)];
+    assert.ok(left.some((v) => v > 0.3) && mse(left, right) > 0.01, 'two ends of the map decode alike');
+    const mapDrawn = map.updated;
+    await page.selectOption('#latent-plane', 'axes');
+    await page.waitForFunction((b) => document.querySelector('#latent-map').dataset.updated !== b, mapDrawn);
+    assert.match(await page.textContent('#latent-caption'), /code axes 0 and 1/);
+
     // An autoencoder's "generate a 3": a Gaussian fitted to the codes of test 3s.
     await page.selectOption('#generate-class', '3');
     await page.waitForFunction(() => document.querySelector('#generated').dataset.updated);
@@ -760,6 +788,11 @@ test('Inside the model: the interpolation strip, picked ends, and generated digi
     const manifold = await canvasImages(page, '#manifold', 15, 1);
     assert.equal(manifold.length, 225);
     assert.ok(mse(manifold[0], manifold[224]) > 0.01, 'the manifold\'s corners are the same digit');
+    // Its 2-number code is its own map.
+    await page.waitForFunction(() => /2 numbers on code axes 0 and 1/.test(document.querySelector('#latent-caption').textContent)
+      && document.querySelector('#latent-map').dataset.knnCode, null, { timeout: 60_000 });
+    const vaeMap = await page.$eval('#latent-map', (c) => ({ ...c.dataset }));
+    assert.equal(vaeMap.knnCode, vaeMap.knnMap);
     await page.screenshot({ path: path.join(ARTIFACTS, 'lab-inside.png'), fullPage: true });
     assert.deepEqual(errors, []);
   } finally {

@@ -6,6 +6,7 @@ mod chart;
 mod generate;
 mod grid;
 mod interpolation;
+mod latent_map;
 mod metrics;
 mod sketch;
 
@@ -39,6 +40,10 @@ pub fn all() -> Views {
         ),
         (Changes::METRICS, Box::new(metrics::MetricsTable)),
         (
+            Changes::MODEL | Changes::DATA | Changes::LATENT,
+            Box::new(latent_map::LatentMap::default()),
+        ),
+        (
             Changes::MODEL | Changes::DATA | Changes::PICKS,
             Box::new(interpolation::Interpolation::default()),
         ),
@@ -67,6 +72,7 @@ pub fn install(changed: fn(Changes)) {
     sketch::install_pad(changed);
     interpolation::install_picks(changed);
     generate::install(changed);
+    latent_map::install(changed);
     chart::warm_up();
 }
 
