@@ -53,6 +53,8 @@ impl Changes {
     pub const GENERATE: Self = Self(256);
     /// The latent map's layout controls changed (outside the controller).
     pub const LATENT: Self = Self(512);
+    /// The models kept in memory beside the shown one changed.
+    pub const SHELF: Self = Self(1024);
 
     pub fn intersects(self, other: Self) -> bool {
         self.0 & other.0 != 0
@@ -169,6 +171,10 @@ pub struct App {
     pub dataset: Dataset,
     pub data: DataState,
     pub model: Shown,
+    /// The other models' last weights this session, one per kind (trained or loaded; fresh
+    /// ones are not kept): choosing a model again brings its weights back, and the
+    /// comparison runs them all.
+    pub shelf: Vec<Shown>,
     pub run: RunState,
     pub curves: LossCurves,
     /// The x extent of the loss chart.
@@ -240,6 +246,7 @@ impl App {
                 origin: Origin::Fresh,
                 grid_reconstructions: None,
             },
+            shelf: Vec::new(),
             run: RunState::Idle,
             curves: LossCurves::default(),
             chart_epochs: 20,

@@ -11,6 +11,31 @@ const GAP: usize = 2;
 /// Draws `images` (784 values in [0, 1] each) in a grid of `cols` columns on `#id`,
 /// each pixel as a `scale × scale` square, white ink on black.
 pub fn image_grid(id: &str, images: &[&[f32]], cols: usize, scale: usize) {
+    colour_grid(id, images, cols, scale, |_, v| grey(v));
+}
+
+/// A value in [0, 1] as grey: white ink on black.
+pub fn grey(v: f32) -> [u8; 3] {
+    let grey = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    [grey, grey, grey]
+}
+
+/// The colour of an error of `v` in [0, 1] in a heat map: black, through red, to yellow.
+pub fn heat(v: f32) -> [u8; 3] {
+    let v = v.clamp(0.0, 1.0);
+    let red = (v * 2.0).min(1.0);
+    let green = (v * 2.0 - 1.0).max(0.0);
+    [(red * 255.0).round() as u8, (green * 255.0).round() as u8, 0]
+}
+
+/// [`image_grid`] with each value coloured by `colour(image index, value)`.
+pub fn colour_grid(
+    id: &str,
+    images: &[&[f32]],
+    cols: usize,
+    scale: usize,
+    colour: impl Fn(usize, f32) -> [u8; 3],
+) {
     let rows = images.len().div_ceil(cols.max(1));
     let cell = IMAGE_SIDE * scale + GAP;
     let (width, height) = (cols * cell - GAP, rows * cell - GAP);
@@ -22,10 +47,9 @@ pub fn image_grid(id: &str, images: &[&[f32]], cols: usize, scale: usize) {
         let (ox, oy) = ((index % cols) * cell, (index / cols) * cell);
         for y in 0..IMAGE_SIDE * scale {
             for x in 0..IMAGE_SIDE * scale {
-                let v = image[(y / scale) * IMAGE_SIDE + x / scale];
-                let grey = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                let [r, g, b] = colour(index, image[(y / scale) * IMAGE_SIDE + x / scale]);
                 let at = ((oy + y) * width + ox + x) * 4;
-                rgba[at..at + 4].copy_from_slice(&[grey, grey, grey, 255]);
+                rgba[at..at + 4].copy_from_slice(&[r, g, b, 255]);
             }
         }
     }

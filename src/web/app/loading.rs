@@ -4,7 +4,7 @@
 use burn::module::Module;
 
 use super::{
-    App, Changes, DataState, Effect, LoadedData, Origin, Status, WeightsOrigin, WorkerState,
+    App, Changes, DataState, Effect, LoadedData, Origin, Shown, Status, WeightsOrigin, WorkerState,
     grid_indices,
 };
 use crate::data::{Catalog, Dataset, TrainTest};
@@ -185,17 +185,76 @@ impl App {
         })
     }
 
+    /// Shows a model of `kind`: the weights it had this session if it is on the shelf and
+    /// can come to the current device now, else fresh ones and the pretrained file. The
+    /// model shown before goes on the shelf unless it is fresh.
     pub(super) fn choose_model(&mut self, kind: ModelKind) -> Vec<Effect> {
         if self.run.is_active() {
             return Vec::new();
         }
-        self.fresh_model(kind);
+        let kept = match kind == self.model.config.kind {
+            true => None, // the same model again: fresh weights and the pretrained file
+            false => {
+                let kept = self.take_from_shelf(kind);
+                self.shelve_shown();
+                kept
+            }
+        };
         self.batch_size = kind.default_batch_size();
-        let mut effects = vec![
-            Effect::SuggestBatchSize(self.batch_size),
-            self.load_pretrained(true),
-        ];
+        let mut effects = vec![Effect::SuggestBatchSize(self.batch_size)];
+        match kept {
+            Some(shown) => {
+                self.status = Status::Info(format!(
+                    "{kind}: the weights it had this session ({}), kept in memory",
+                    describe(&shown.origin)
+                ));
+                self.model.config = shown.config;
+                let model = shown.model.on(&self.backend.device);
+                self.set_model(model, shown.origin);
+                self.cpu_copy = None;
+            }
+            None => {
+                self.fresh_model(kind);
+                effects.push(self.load_pretrained(true));
+            }
+        }
         effects.extend(self.warm_up());
         effects
+    }
+
+    /// Puts the shown model on the shelf (in place of an older one of its kind), unless it is
+    /// fresh.
+    fn shelve_shown(&mut self) {
+        if self.model.origin == Origin::Fresh {
+            return;
+        }
+        let kind = self.model.config.kind;
+        self.shelf.retain(|kept| kept.config.kind != kind);
+        self.shelf.push(self.model.clone());
+        self.changes |= Changes::SHELF;
+    }
+
+    /// The shelved model of `kind`, taken off the shelf if it can move to the current device
+    /// now: any model can go up to WebGPU, but one on WebGPU comes back only by an
+    /// asynchronous read, so it stays shelved for the comparison (which reads it so).
+    fn take_from_shelf(&mut self, kind: ModelKind) -> Option<Shown> {
+        let at = self.shelf.iter().position(|kept| {
+            kept.config.kind == kind
+                && (kept.model.device() == self.backend.device
+                    || self.backend.kind == BackendKind::WebGpu)
+        })?;
+        self.changes |= Changes::SHELF;
+        Some(self.shelf.remove(at))
+    }
+}
+
+/// Where a model's weights came from, in words.
+pub(super) fn describe(origin: &Origin) -> String {
+    match origin {
+        Origin::Fresh => "fresh".into(),
+        Origin::Loaded { source, epochs, .. } => format!("{source}, {epochs} epochs"),
+        Origin::Training { epochs } | Origin::Trained { epochs } => {
+            format!("{epochs} epochs trained here")
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! what it shows); nothing else in the page needs to know.
 
 mod chart;
+mod compare;
 mod generate;
 mod grid;
 mod interpolation;
@@ -50,6 +51,10 @@ pub fn all() -> Views {
         (
             Changes::MODEL | Changes::DATA | Changes::GENERATE,
             Box::new(generate::Generate::default()),
+        ),
+        (
+            Changes::MODEL | Changes::DATA | Changes::SHELF,
+            Box::new(compare::Compare::default()),
         ),
     ])
 }

@@ -354,3 +354,46 @@ fn a_pretrained_denoiser_loads_by_name_and_the_grid_shows_its_noise() {
     app.update(Msg::LoadPretrained(Some("sharpening".into())), 30.0);
     assert!(matches!(&app.status, Status::Error(m) if m.contains("no pretrained 'sharpening'")));
 }
+
+#[test]
+fn another_models_weights_stay_on_the_shelf_and_come_back() {
+    let mut app = ready_app(BackendKind::Cpu);
+    let header = WeightsHeader {
+        model: ModelConfig::new(ModelKind::Ffnn),
+        epochs: 7,
+        precision: Default::default(),
+        dataset: "mnist".into(),
+    };
+    let upload = Msg::WeightsLoaded {
+        origin: WeightsOrigin::Upload {
+            name: "mine.bin".into(),
+        },
+        result: Ok(Some((model(), header))),
+    };
+    app.update(upload, 0.0);
+    // Choosing another model shelves ffnn's weights; the fresh deep asks for its pretrained file.
+    let effects = app.update(Msg::ChooseModel(ModelKind::Deep), 0.0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadWeights { url, .. } if url == "weights/deep.bin"))
+    );
+    assert_eq!(app.shelf.len(), 1);
+    assert!(app.take_changes().intersects(Changes::SHELF));
+    // A fresh model is not kept: back to ffnn, deep is not shelved and ffnn's weights return.
+    let effects = app.update(Msg::ChooseModel(ModelKind::Ffnn), 0.0);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadWeights { .. })),
+        "{effects:?}"
+    );
+    assert!(app.shelf.is_empty());
+    assert_eq!(app.model.origin.epochs(), 7);
+    assert_eq!(
+        app.status,
+        Status::Info(
+            "ffnn: the weights it had this session (mine.bin, 7 epochs), kept in memory".into()
+        )
+    );
+}
