@@ -117,6 +117,10 @@ struct PlotArgs {
     /// JSON reports written by `mnist-ae train --json`, or a weights manifest.
     #[arg(required = true)]
     reports: Vec<PathBuf>,
+    /// Only these models' runs, comma-separated (e.g. the autoencoders, whose training
+    /// loss is the MSE the axis shows; the VAE's is BCE plus its KL term).
+    #[arg(long, value_delimiter = ',', value_parser = parse_model)]
+    models: Vec<ModelKind>,
 }
 
 #[derive(Args, Debug)]
@@ -456,8 +460,15 @@ fn plot(args: PlotArgs) -> Result<(), String> {
             let history: Vec<EpochRecord> = serde_json::from_value(entry["history"].clone())
                 .map_err(|e| format!("{}: no per-epoch history ({e})", path.display()))?;
             let name = entry["model"].as_str().unwrap_or("?").to_string();
-            runs.push((name, history));
+            let wanted =
+                args.models.is_empty() || args.models.iter().any(|kind| kind.name() == name);
+            if wanted {
+                runs.push((name, history));
+            }
         }
+    }
+    if runs.is_empty() {
+        return Err("no runs of the models asked for in those reports".into());
     }
     crate::figures::training_curves(&runs, &args.out)?;
     println!("wrote {}", args.out.display());

@@ -619,3 +619,42 @@ fn the_vae_trains_on_its_elbo_with_a_two_number_code() {
     let bad = mnist_ae(&["train", "--model", "vae", "--kl-weight=-1", "--epochs", "1"]);
     assert_clear_failure(&bad, "KL weight needs a value ≥ 0, not -1");
 }
+
+#[test]
+fn plot_draws_the_curves_of_the_models_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("curves.png");
+    let png = png.to_str().unwrap();
+    let output = mnist_ae(&[
+        "plot",
+        "--out",
+        png,
+        "--models",
+        "ffnn,deep",
+        "weights/manifest.json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(image::image_dimensions(png).unwrap(), (900, 540));
+    let none = mnist_ae(&[
+        "plot",
+        "--out",
+        png,
+        "--models",
+        "vae",
+        "weights/fashion-mnist/manifest.json",
+    ]);
+    assert_clear_failure(&none, "no runs of the models asked for");
+    let unknown = mnist_ae(&[
+        "plot",
+        "--out",
+        png,
+        "--models",
+        "resnet",
+        "weights/manifest.json",
+    ]);
+    assert_clear_failure(&unknown, "unknown model 'resnet'");
+}
