@@ -32,6 +32,34 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
+    fn the_strips_ends_decode_to_the_two_digits_decodes() {
+        use burn::tensor::{Device, Tensor, TensorData};
+
+        use crate::model::{ModelConfig, ModelKind};
+        let device = Device::flex();
+        let model = ModelConfig::new(ModelKind::Ffnn).init(&device).unwrap();
+        let images: Vec<f32> = (0..2 * 784)
+            .map(|i| ((i * 31) % 17) as f32 / 16.0)
+            .collect();
+        let images = Tensor::<4>::from_data(TensorData::new(images, [2, 1, 28, 28]), &device);
+        let codes = model
+            .encode(images)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let (from, to) = codes.split_at(32);
+        let decode = |codes: Vec<f32>| {
+            let n = codes.len() / 32;
+            let codes = Tensor::<2>::from_data(TensorData::new(codes, [n, 32]), &device);
+            model.decode(codes).into_data().try_to_vec::<f32>().unwrap()
+        };
+        let strip = decode(strip(from, to, 10).unwrap());
+        let ends = decode(codes.clone());
+        assert_eq!(strip[..784], ends[..784]);
+        assert_eq!(strip[9 * 784..], ends[784..]);
+    }
+
+    #[test]
     fn the_strip_runs_evenly_from_one_end_to_the_other() {
         let points = strip(&[0.0, 10.0], &[4.0, 2.0], 5).unwrap();
         assert_eq!(points, [0.0, 10.0, 1.0, 8.0, 2.0, 6.0, 3.0, 4.0, 4.0, 2.0]);

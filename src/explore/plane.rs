@@ -26,24 +26,11 @@ impl Plane {
             ));
         }
         let mean = mean(codes, dim);
-        let mut covariance = DMatrix::<f64>::zeros(dim, dim);
-        let mut centred = vec![0f64; dim];
-        for code in codes.chunks_exact(dim) {
-            for (c, (&v, &m)) in centred.iter_mut().zip(code.iter().zip(&mean)) {
-                *c = f64::from(v) - f64::from(m);
-            }
-            for i in 0..dim {
-                for j in 0..=i {
-                    covariance[(i, j)] += centred[i] * centred[j];
-                }
-            }
-        }
-        for i in 0..dim {
-            for j in 0..i {
-                covariance[(j, i)] = covariance[(i, j)];
-            }
-        }
-        covariance /= n as f64;
+        // Cᵀ·C / n of the centred codes C, as one matrix product (nalgebra's blocked kernel).
+        let centred = DMatrix::from_fn(n, dim, |i, j| {
+            f64::from(codes[i * dim + j]) - f64::from(mean[j])
+        });
+        let covariance = centred.transpose() * &centred / n as f64;
         let total = covariance.trace();
         let eigen = SymmetricEigen::new(covariance);
         let mut order: Vec<usize> = (0..dim).collect();

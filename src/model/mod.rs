@@ -112,6 +112,11 @@ pub enum ModelError {
     },
 }
 
+/// The largest code a model may have: past it a code is no longer a summary (the images
+/// themselves have 784 numbers), and the page's views (the map's PCA, the generators'
+/// covariances) stay quick.
+pub const MAX_CODE_SIZE: usize = 256;
+
 /// What is needed to build a model: its kind and code size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -144,7 +149,7 @@ impl ModelConfig {
             {
                 bad("a convolutional code is channels × 7 × 7, a multiple of 49")
             }
-            _ if self.code_size > 4096 => bad("at most 4096"),
+            _ if self.code_size > MAX_CODE_SIZE => bad("at most 256"),
             _ => Ok(()),
         }
     }

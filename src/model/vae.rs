@@ -111,6 +111,7 @@ mod tests {
             (kl - expected).abs() < 1e-6 * expected.abs().max(1.0),
             "{kl} vs {expected}"
         );
+        assert!(kl >= 0.0, "a KL divergence is never negative: {kl}");
         assert_eq!(code.dims(), [3, 2]);
         // The draw is not the mean (σ > 0).
         let code = code.into_data().try_to_vec::<f32>().unwrap();

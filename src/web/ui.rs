@@ -45,6 +45,11 @@ fn read_settings() -> Result<TrainConfig, String> {
     config.epochs = read_usize("epochs")
         .filter(|&e| (1..=1000).contains(&e))
         .ok_or("epochs must be a whole number from 1 to 1000")?;
+    // Blank: the model's own code size; the model's rules are checked with the rest below.
+    if !input_value("code-size").trim().is_empty() {
+        config.model.code_size = read_usize("code-size")
+            .ok_or("code size must be a whole number (blank: the model's own)")?;
+    }
     config.batch_size = read_usize("batch-size")
         .filter(|&b| (1..=MAX_BATCH_SIZE).contains(&b))
         .ok_or_else(|| format!("batch size must be a whole number from 1 to {MAX_BATCH_SIZE}"))?;
@@ -67,6 +72,8 @@ fn read_settings() -> Result<TrainConfig, String> {
 pub fn wire(dispatch: fn(Msg)) {
     set_batch_size(selected_kind().default_batch_size());
     dom::on("model", "change", move |_: Event| {
+        // Each model has its own code size (and the conv models' rules): start from it.
+        dom::get::<HtmlInputElement>("code-size").set_value("");
         dispatch(Msg::ChooseModel(selected_kind()))
     });
     dom::on("dataset", "change", move |_: Event| {
@@ -261,6 +268,7 @@ fn render_controls(app: &App) {
         "dataset",
         "model",
         "epochs",
+        "code-size",
         "batch-size",
         "learning-rate",
         "train-size",

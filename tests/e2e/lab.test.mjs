@@ -716,8 +716,9 @@ async function canvasImages(page, id, cols, scale) {
   }, [cols, scale]);
 }
 
-test('Inside the model: the interpolation strip, picked ends, and generated digits from a VAE and an autoencoder', { timeout: 180_000 }, async () => {
-  const { browser, page, errors } = await openLab(CPU_ARGS);
+/// The views of "Inside the model" and the comparison, on one backend's page.
+async function insideTheModel(args, backend) {
+  const { browser, page, errors } = await openLab(args);
   try {
     await waitForLab(page, dataLoaded);
     await page.waitForFunction(() => /epochs trained/.test(document.querySelector('#model-note').textContent));
@@ -763,6 +764,28 @@ test('Inside the model: the interpolation strip, picked ends, and generated digi
     };
     const [left, right] = [await previewOf(0.2, 0.5), await previewOf(0.8, 0.5)];
     assert.ok(left.some((v) => v > 0.3) && mse(left, right) > 0.01, 'two ends of the map decode alike');
+    // Ten classes, ten colours (matplotlib's tab10) on the map.
+    const colours = await page.$eval('#latent-map', (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+      const tab10 = ['31,119,180', '255,127,14', '44,160,44', '214,39,40', '148,103,189', '140,86,75',
+        '227,119,194', '127,127,127', '188,189,34', '23,190,207'];
+      return tab10.filter((t) => seen.has(t)).length;
+    });
+    assert.equal(colours, 10);
+    // Dragging across the map morphs the preview, with no main-thread task over 50 ms.
+    const dragStart = await page.evaluate(() => performance.now());
+    const previewBefore = await page.$eval('#latent-preview', (c) => c.dataset.updated);
+    await page.mouse.move(...spot(0.1, 0.2));
+    await page.mouse.down();
+    for (const f of [0.3, 0.5, 0.7, 0.9]) await page.mouse.move(...spot(f, 0.8 - f / 2), { steps: 8 });
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    assert.notEqual(await page.$eval('#latent-preview', (c) => c.dataset.updated), previewBefore);
+    const dragTasks = await page.evaluate((t) => window.__longtasks.filter((e) => e.start >= t).map((e) => Math.round(e.duration)), dragStart);
+    console.log(`  ${backend}: long tasks while dragging on the map: ${JSON.stringify(dragTasks)}`);
+    assert.ok(dragTasks.every((d) => d <= 50), `a main-thread task over 50 ms while dragging: ${dragTasks}`);
     const mapDrawn = map.updated;
     await page.selectOption('#latent-plane', 'axes');
     await page.waitForFunction((b) => document.querySelector('#latent-map').dataset.updated !== b, mapDrawn);
@@ -817,9 +840,21 @@ test('Inside the model: the interpolation strip, picked ends, and generated digi
     // Three models compared now, the VAE trained here among them.
     await page.waitForFunction(() => document.querySelectorAll('#compare [data-model]').length === 3
       && /trained here/.test(document.querySelector('#compare [data-model="vae"]')?.textContent), null, { timeout: 60_000 });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'lab-inside.png'), fullPage: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, `lab-inside-${backend}.png`), fullPage: true });
+    for (const [id, name] of [['#latent-map', 'map'], ['#interp-strip', 'interpolation'], ['#generated', 'generated'],
+      ['#manifold', 'manifold'], ['#compare', 'compare']]) {
+      await page.locator(id).screenshot({ path: path.join(ARTIFACTS, `view-${name}-${backend}.png`) });
+    }
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
+}
+
+test('Inside the model (CPU): the latent map, the interpolation strip, generated digits from a VAE and an autoencoder, the comparison', { timeout: 180_000 }, async () => {
+  await insideTheModel(CPU_ARGS, 'cpu');
+});
+
+test('Inside the model (WebGPU): the same views on the WebGPU backend', { timeout: 420_000 }, async () => {
+  await insideTheModel(GPU_ARGS, 'webgpu');
 });

@@ -11,7 +11,7 @@ use web_sys::{Element, HtmlElement};
 
 use super::{Latest, View};
 use crate::data::{IMAGE_PIXELS, ImageSet, images_tensor};
-use crate::metrics::evaluate;
+use crate::metrics::Evaluation;
 use crate::model::{Model, read_values};
 use crate::web::app::{App, Changes, Origin, Shown};
 use crate::web::device::Backend;
@@ -19,8 +19,9 @@ use crate::web::{dom, draw};
 
 /// Test images each model's figures are measured on.
 const MEASURED: usize = 1000;
-/// Images per measuring step (one task each).
-const BATCH: usize = 100;
+/// Images per measuring step (one task each: `deep`'s 10 took about 25 ms on the page's CPU
+/// backend, 25 took 56–69 ms).
+const BATCH: usize = 10;
 
 struct Entry {
     name: String,
@@ -114,9 +115,14 @@ async fn compare(job: Job) {
             .zip(&originals)
             .map(|(r, o)| (r - o).abs())
             .collect();
-        let Ok(metrics) = evaluate(&model, &job.test, &measured, BATCH, device).await else {
-            return;
-        };
+        let mut evaluation = Evaluation::new(&model, &job.test, &measured);
+        while !evaluation.is_finished() {
+            if super::training() || evaluation.measure(BATCH, device).await.is_err() {
+                return; // a run started (compared again when it ends), or a lost device
+            }
+            dom::yield_task().await;
+        }
+        let metrics = evaluation.metrics();
         let figures = format!(
             "MSE {:.5} · PSNR {:.2} dB · SSIM {:.3} on {} test images",
             metrics.mse, metrics.psnr_db, metrics.ssim, metrics.images

@@ -12,7 +12,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use web_sys::{Event, HtmlCanvasElement, HtmlElement, HtmlSelectElement};
 
 use super::{Latest, View};
-use crate::data::{IMAGE_PIXELS, images_tensor};
+use crate::data::IMAGE_PIXELS;
 use crate::explore::manifold::Extent;
 use crate::explore::sampling::{self, CodeGaussian};
 use crate::explore::Plane;
@@ -78,6 +78,9 @@ impl View for Generate {
         let Some(data) = app.loaded() else {
             return;
         };
+        if !super::has_weights(app, "generated", "generate-caption") {
+            return;
+        }
         let class = dom::get::<HtmlSelectElement>("generate-class")
             .value()
             .parse::<usize>()
@@ -107,7 +110,6 @@ impl View for Generate {
 }
 
 async fn generate(job: Job) {
-    let device = job.model.device();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(job.seed);
     let dim = job.code_size;
     let (new_codes, caption) = match &job.source {
@@ -120,9 +122,8 @@ async fn generate(job: Job) {
             labels,
             class,
         } => {
-            let set = images_tensor(pixels.clone(), &device);
-            let Ok(codes) = read_values(job.model.encode(set)).await else {
-                return;
+            let Some(codes) = super::encode_in_chunks(&job.model, pixels).await else {
+                return; // a run started, or the device was lost
             };
             let fitted = match class {
                 Some(class) => sampling::per_class(&codes, dim, labels, *class + 1)

@@ -40,6 +40,14 @@ impl View for Interpolation {
         let Some(data) = app.loaded() else {
             return;
         };
+        if !super::has_weights(app, "interp-strip", "interp-caption") {
+            return;
+        }
+        // Not on every weights update of a run (`deep`'s 12 passes take a frame's budget and
+        // more on the page's CPU backend): drawn again when the run ends.
+        if app.run.is_active() {
+            return;
+        }
         let (ends, _) = ENDS.get();
         let indices: Vec<usize> = ends.iter().filter_map(|&at| data.grid.get(at).copied()).collect();
         if indices.len() < 2 {

@@ -12,7 +12,7 @@ use burn::tensor::{Tensor, TensorData};
 use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement, ImageData, PointerEvent};
 
 use super::{Latest, View};
-use crate::data::{IMAGE_PIXELS, images_tensor};
+use crate::data::IMAGE_PIXELS;
 use crate::explore::neighbours::knn_correct;
 use crate::explore::Plane;
 use crate::model::{Model, read_values};
@@ -23,8 +23,9 @@ use crate::web::{dom, draw};
 const POINTS: usize = 2000;
 /// Neighbours that vote on a code's label.
 const K: usize = 5;
-/// Codes whose neighbours are counted in one task.
-const KNN_SLICE: usize = 100;
+/// Codes whose neighbours are counted in one task (25 × 2,000 distances of 196 numbers:
+/// about 10 ms).
+const KNN_SLICE: usize = 25;
 /// One colour per class (matplotlib's tab10).
 const COLOURS: [&str; 10] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -38,6 +39,8 @@ struct Drawn {
     /// The plane's window shown: its lower-left corner and its size.
     origin: [f32; 2],
     size: [f32; 2],
+    /// The points' range on each axis: lowest and highest.
+    range: [[f32; 2]; 2],
     /// The digits' pixels (`POINTS × 784`), for the hover view.
     pixels: Vec<f32>,
     /// The model that made the codes, to decode a point.
@@ -82,6 +85,10 @@ impl View for LatentMap {
         let Some(data) = app.loaded() else {
             return;
         };
+        if !super::has_weights(app, "latent-map", "latent-caption") {
+            DRAWN.set(None);
+            return;
+        }
         let count = POINTS.min(data.sets.test.len());
         let indices: Vec<usize> = (0..count).collect();
         let code_size = app.model.config.code_size;
@@ -108,16 +115,9 @@ fn layout(code_size: usize) -> Layout {
 }
 
 async fn draw_map(job: Job) {
-    let device = job.model.device();
-    let mut codes = Vec::with_capacity(job.labels.len() * job.code_size);
-    for chunk in job.pixels.chunks(500 * IMAGE_PIXELS) {
-        let Ok(part) = read_values(job.model.encode(images_tensor(chunk.to_vec(), &device))).await
-        else {
-            return; // a lost device: the page moves on and redraws
-        };
-        codes.extend(part);
-        dom::yield_task().await;
-    }
+    let Some(codes) = super::encode_in_chunks(&job.model, &job.pixels).await else {
+        return; // a run started (the map is drawn again when it ends) or the device was lost
+    };
     let dim = job.code_size;
     let (plane, name) = match job.layout {
         Layout::Axes(x, y) => (Plane::code_axes(&codes, dim, x, y), format!("code axes {x} and {y}")),
@@ -153,11 +153,24 @@ async fn draw_map(job: Job) {
         second * 100.0
     );
     dom::set_text("latent-caption", &format!("{shown}. 5-NN label accuracy: counting…"));
+    for stale in ["data-knn-code", "data-knn-map"] {
+        let _ = canvas.remove_attribute(stale);
+    }
     dom::set_attr(&canvas, "data-points", &points.len().to_string());
     dom::set_attr(&canvas, "data-updated", &format!("{:.0}", dom::now()));
     let flat: Vec<f32> = points.iter().flatten().copied().collect();
     let labels = job.labels.clone();
+    let range = points.iter().fold(
+        [[f32::INFINITY; 2], [f32::NEG_INFINITY; 2]],
+        |[low, high], p| {
+            [
+                [low[0].min(p[0]), low[1].min(p[1])],
+                [high[0].max(p[0]), high[1].max(p[1])],
+            ]
+        },
+    );
     DRAWN.set(Some(Drawn {
+        range,
         plane,
         points,
         origin,
@@ -169,6 +182,10 @@ async fn draw_map(job: Job) {
     // The honesty figures, a slice of codes per task.
     let (mut on_codes, mut on_map) = (0, 0);
     for start in (0..labels.len()).step_by(KNN_SLICE) {
+        if super::training() {
+            dom::set_text("latent-caption", &format!("{shown}. (The 5-NN figures wait for the run to end.)"));
+            return;
+        }
         let slice = start..start + KNN_SLICE;
         match (
             knn_correct(&codes, dim, &labels, K, slice.clone()),
@@ -302,7 +319,10 @@ fn pick(canvas: &HtmlCanvasElement, screen: [f64; 2]) {
         let _ = context.arc(screen[0], screen[1], 6.0, 0.0, std::f64::consts::TAU);
         context.stroke();
         let (width, height) = (f64::from(canvas.width()), f64::from(canvas.height()));
-        let point = to_plane(screen, drawn.origin, drawn.size, width, height);
+        // A press on the margin decodes the nearest point of the data's range.
+        let [x, y] = to_plane(screen, drawn.origin, drawn.size, width, height);
+        let (low, high) = (drawn.range[0], drawn.range[1]);
+        let point = [x.clamp(low[0], high[0]), y.clamp(low[1], high[1])];
         Some((drawn.model.clone(), drawn.plane.code_at(point)))
     });
     if let Some(job) = job {

@@ -14,7 +14,11 @@ mod sketch;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::app::{App, Changes};
+use web_sys::HtmlElement;
+
+use super::app::{App, Changes, Origin};
+use crate::data::{IMAGE_PIXELS, images_tensor};
+use crate::model::{Model, read_values};
 use super::dom;
 
 /// One part of the page drawn from the state.
@@ -59,11 +63,56 @@ pub fn all() -> Views {
     ])
 }
 
+/// Whether the shown model has weights worth looking inside. If not (fresh), the view's
+/// canvas is hidden and its caption asks for weights; else the canvas is shown.
+fn has_weights(app: &App, canvas: &str, caption: &str) -> bool {
+    let fresh = app.model.origin == Origin::Fresh;
+    dom::get::<HtmlElement>(canvas).set_hidden(fresh);
+    if fresh {
+        dom::set_text(caption, "No weights yet: load the pretrained ones or train first.");
+    }
+    !fresh
+}
+
+/// Images a view's work encodes in one task: about 15 ms for `upsample` or `deep` (the
+/// slowest encoders) on the page's CPU backend, so that no task of a view's nears 50 ms.
+const ENCODE_CHUNK: usize = 16;
+
+thread_local! {
+    /// Whether a run trains now: the views' longer work (the map's codes and neighbours, the
+    /// comparison's measurements) stops between its chunks when one starts, and is done
+    /// again when the run ends.
+    static TRAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a run trains now (see [`TRAINING`]).
+fn training() -> bool {
+    TRAINING.get()
+}
+
+/// The codes of `pixels` (N × 784) by `model`, [`ENCODE_CHUNK`] images per task; `None` if
+/// a run starts meanwhile or the device is lost.
+async fn encode_in_chunks(model: &Model, pixels: &[f32]) -> Option<Vec<f32>> {
+    let device = model.device();
+    let mut codes = Vec::new();
+    for chunk in pixels.chunks(ENCODE_CHUNK * IMAGE_PIXELS) {
+        if training() {
+            return None;
+        }
+        let code = model.encode(images_tensor(chunk.to_vec(), &device));
+        codes.extend(read_values(code).await.ok()?);
+        dom::yield_task().await;
+    }
+    // A run may have started during the last yield.
+    (!training()).then_some(codes)
+}
+
 pub struct Views(Vec<(Changes, Box<dyn View>)>);
 
 impl Views {
     /// Redraws the views that show something in `changes`.
     pub fn render(&mut self, app: &App, changes: Changes) {
+        TRAINING.set(app.run.is_active());
         for (shows, view) in &mut self.0 {
             if shows.intersects(changes) {
                 view.redraw(app, changes);
