@@ -821,7 +821,30 @@ async function insideTheModel(args, backend) {
     });
     assert.ok(heat > 2, `the heat map is black (${heat})`);
 
-    // The VAE: a fresh one (trained briefly here) samples its prior and draws its manifold.
+    const shoot = (id, name) => page.locator(id).screenshot({ path: path.join(ARTIFACTS, `view-${name}-${backend}.png`) });
+    await shoot('#interp-strip', 'interpolation');
+    await shoot('#generated', 'generated-threes');
+
+    // The pretrained VAE: its 2-number code is its own map; it samples its prior.
+    const gridBefore = await page.$eval('#recon-grid', (c) => c.dataset.updated);
+    await page.selectOption('#model', 'vae');
+    await page.waitForFunction((b) => document.querySelector('#recon-grid').dataset.updated !== b, gridBefore);
+    await page.waitForFunction(() => /2 numbers on code axes 0 and 1/.test(document.querySelector('#latent-caption').textContent)
+      && document.querySelector('#latent-map').dataset.knnCode, null, { timeout: 60_000 });
+    const pretrainedVae = await page.$eval('#latent-map', (c) => ({ ...c.dataset }));
+    assert.equal(pretrainedVae.knnCode, pretrainedVae.knnMap);
+    console.log(`  ${backend}: the pretrained VAE's map, 5-NN accuracy ${pretrainedVae.knnCode}`);
+    await page.locator('#latent-map').screenshot({ path: path.join(ARTIFACTS, `view-map-${backend}.png`) });
+    const vaeDrawn = await page.$eval('#generated', (c) => c.dataset.updated);
+    await page.click('#generate');
+    await page.waitForFunction((b) => document.querySelector('#generated').dataset.updated !== b, vaeDrawn);
+    await page.waitForFunction(() => document.querySelectorAll('#compare [data-model]').length === 3, null, { timeout: 60_000 });
+    await page.waitForFunction(() => /MSE/.test(document.querySelector('#compare [data-model="vae"]')?.textContent), null, { timeout: 60_000 });
+    await shoot('#generated', 'generated-vae');
+    await shoot('#manifold', 'manifold');
+    await shoot('#compare', 'compare');
+
+    // A fresh VAE trained briefly here samples its prior and draws its manifold.
     await trainBriefly(page, { model: 'vae', size: 2000, batch: 50, epochs: 2 });
     const drawn = await page.$eval('#generated', (c) => c.dataset.updated);
     await page.click('#generate');
@@ -841,10 +864,6 @@ async function insideTheModel(args, backend) {
     await page.waitForFunction(() => document.querySelectorAll('#compare [data-model]').length === 3
       && /trained here/.test(document.querySelector('#compare [data-model="vae"]')?.textContent), null, { timeout: 60_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, `lab-inside-${backend}.png`), fullPage: true });
-    for (const [id, name] of [['#latent-map', 'map'], ['#interp-strip', 'interpolation'], ['#generated', 'generated'],
-      ['#manifold', 'manifold'], ['#compare', 'compare']]) {
-      await page.locator(id).screenshot({ path: path.join(ARTIFACTS, `view-${name}-${backend}.png`) });
-    }
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
