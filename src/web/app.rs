@@ -180,6 +180,8 @@ pub struct App {
     /// The x extent of the loss chart.
     pub chart_epochs: usize,
     pub metrics: Option<(ModelKind, Metrics)>,
+    /// The dataset's pretrained weights' records (from its manifest), shown with them.
+    pub records: Vec<Record>,
     /// The corruption the grid and the sketch pad show: the techniques form's denoising
     /// setting, or the running denoiser's.
     pub noise: Option<Corruption>,
@@ -251,6 +253,7 @@ impl App {
             curves: LossCurves::default(),
             chart_epochs: 20,
             metrics: None,
+            records: Vec::new(),
             noise: None,
             evaluating: None,
             status: Status::Info("starting…".into()),
@@ -281,6 +284,7 @@ impl App {
             Msg::DataLoaded { dataset, result } => self.on_data(&dataset, result),
             Msg::DataUploaded(result) => self.on_upload(result),
             Msg::WeightsLoaded { origin, result } => self.on_weights(origin, result),
+            Msg::RecordsLoaded { dataset, result } => self.on_records(&dataset, result),
             Msg::Worker(message) => self.on_worker(message, now),
             Msg::WorkerBroken(reason) => self.on_worker_broken(reason, now),
             Msg::DeviceLost(reason) => self.on_device_lost(reason),
@@ -446,10 +450,14 @@ mod devices;
 mod loading;
 mod measuring;
 mod messages;
+mod records;
 mod training;
 
 pub use measuring::Evaluator;
 pub use messages::{Effect, Msg, PageAdvance, Switched, WeightsOrigin};
+pub use records::Record;
+#[cfg(target_family = "wasm")]
+pub use records::parse as parse_records;
 
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;

@@ -12,7 +12,9 @@ use super::app::{App, Changes, Effect, Msg, Switched, WeightsOrigin};
 use super::device::{self, Backend, BackendKind, DeviceState};
 use super::protocol::ToWorker;
 use super::views::Views;
-use super::{data_io, dom, evaluation, page_run, ui, views, webgpu, weights_io, worker_client};
+use super::{
+    data_io, dom, evaluation, loader, page_run, ui, views, webgpu, weights_io, worker_client,
+};
 use crate::data::Catalog;
 use crate::model::Model;
 use crate::training::Trainer;
@@ -181,6 +183,16 @@ async fn perform_waiting(effect: Effect) {
             let result = data_io::load(&dataset).await;
             let dataset = dataset.id;
             dispatch(Msg::DataLoaded { dataset, result });
+        }
+        Effect::LoadRecords(dataset) => {
+            let url = format!("{}/manifest.json", dataset.weights_dir);
+            let result = match loader::fetch_optional(&url).await {
+                Ok(Some(bytes)) => crate::web::app::parse_records(&bytes),
+                Ok(None) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            };
+            let dataset = dataset.id;
+            dispatch(Msg::RecordsLoaded { dataset, result });
         }
         Effect::LoadWeights { url, kind, quiet } => {
             let result = weights_io::fetch(&url, kind).await;

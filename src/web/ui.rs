@@ -166,7 +166,29 @@ pub fn render(app: &App, longest_frame_ms: f64) {
         Origin::Trained { epochs } => format!("{epochs} epochs trained here"),
     };
     dom::set_text("model-note", &note);
+    dom::set_text("model-about", about(app.model.config.kind));
     render_progress(&app.run, longest_frame_ms);
+}
+
+/// One line on what a model is, under the model selector.
+fn about(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Ffnn => {
+            "One hidden layer: each digit squeezed into 32 numbers and rebuilt from them, the simplest autoencoder."
+        }
+        ModelKind::ConvTranspose => {
+            "Convolutions down to 4 maps of 7 × 7, transposed convolutions back up: small and sharp, with a faint checkerboard."
+        }
+        ModelKind::Upsample => {
+            "The same encoder; the decoder repeats pixels and convolves instead, so no checkerboard: the sharpest here."
+        }
+        ModelKind::Deep => {
+            "A deep MLP with batch norm down to just 4 numbers: blurry, but its codes keep the classes apart best."
+        }
+        ModelKind::Vae => {
+            "A variational autoencoder: a 2-number code pulled towards N(0, I), so that new digits can be drawn from it."
+        }
+    }
 }
 
 fn render_status(status: &Status) {

@@ -25,6 +25,7 @@ impl App {
         self.status = Status::Info(format!("loading {}…", self.dataset.name));
         vec![
             self.load_pretrained(true),
+            Effect::LoadRecords(self.dataset.clone()),
             Effect::LoadData(self.dataset.clone()),
         ]
     }
@@ -44,6 +45,7 @@ impl App {
         self.status = Status::Info(format!("loading {}…", self.dataset.name));
         vec![
             self.load_pretrained(true),
+            Effect::LoadRecords(self.dataset.clone()),
             Effect::LoadData(self.dataset.clone()),
         ]
     }
@@ -102,6 +104,7 @@ impl App {
         };
         self.dataset = dataset;
         self.metrics = None;
+        self.records = Vec::new(); // a person's own data has no pretrained weights
         self.changes |= Changes::METRICS;
         self.status = Status::Info(format!("loaded your files: {}", self.dataset.description));
         let id = self.dataset.id.clone();
@@ -153,6 +156,7 @@ impl App {
             dataset: header.dataset.clone(),
         };
         self.set_model(shown, origin_of_model);
+        self.show_record();
         // A denoiser's weights: the grid shows the corruption it removes.
         let variant = self.dataset.variants.iter().find(|v| v.file == source);
         if let Some(noise) = variant.and_then(|v| v.noise.as_deref()?.parse().ok()) {

@@ -57,6 +57,11 @@ pub enum Msg {
         dataset: String,
         result: Result<TrainTest, String>,
     },
+    /// A dataset's records of its pretrained weights (its weights manifest).
+    RecordsLoaded {
+        dataset: String,
+        result: Result<Vec<super::Record>, String>,
+    },
     /// A weights file, parsed on the CPU; `Ok(None)`: the site has no such file.
     WeightsLoaded {
         origin: WeightsOrigin,
@@ -110,6 +115,8 @@ pub enum Msg {
 #[derive(Debug)]
 pub enum Effect {
     LoadData(Dataset),
+    /// The dataset's weights manifest (the records of its pretrained files).
+    LoadRecords(Dataset),
     LoadWeights {
         url: String,
         kind: ModelKind,

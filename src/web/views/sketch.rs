@@ -144,6 +144,14 @@ pub fn install_pad(changed: fn(Changes)) {
         clear();
         on_clear();
     });
+    // By keyboard: with the pad focused, Delete, Backspace or Escape wipes it.
+    dom::on("sketch", "keydown", move |event: web_sys::KeyboardEvent| {
+        if matches!(event.key().as_str(), "Delete" | "Backspace" | "Escape") {
+            event.prevent_default();
+            clear();
+            on_change();
+        }
+    });
 }
 
 /// Wipes the pad to black and resets the pen.

@@ -397,3 +397,50 @@ fn another_models_weights_stay_on_the_shelf_and_come_back() {
         )
     );
 }
+
+#[test]
+fn pretrained_weights_come_with_their_runs_curves_and_test_figures() {
+    let mut app = ready_app(BackendKind::Cpu);
+    let manifest = br#"{"format": 1, "models": [{"model": "ffnn", "epochs": 2, "extra": true,
+        "history": [{"epoch": 1, "train_mse": 0.03, "val_mse": 0.02}, {"epoch": 2, "train_mse": 0.015, "val_mse": 0.012}],
+        "test": {"test_mse": 0.0106, "psnr_db": 19.76, "ssim": 0.839, "l2_per_image": 2.77, "test_images": 10000}}]}"#;
+    let records = records::parse(manifest).unwrap();
+    assert!(
+        records::parse(b"<html>")
+            .unwrap_err()
+            .contains("not readable")
+    );
+    let header = WeightsHeader {
+        model: ModelConfig::new(ModelKind::Ffnn),
+        epochs: 2,
+        precision: Default::default(),
+        dataset: "mnist".into(),
+    };
+    let pretrained = Msg::WeightsLoaded {
+        origin: WeightsOrigin::Pretrained {
+            url: "weights/ffnn.bin".into(),
+            quiet: true,
+        },
+        result: Ok(Some((model(), header))),
+    };
+    // The weights first, the records after: either order shows them.
+    app.update(pretrained, 0.0);
+    assert!(app.metrics.is_none());
+    app.take_changes();
+    let loaded = Msg::RecordsLoaded {
+        dataset: "mnist".into(),
+        result: Ok(records),
+    };
+    app.update(loaded, 0.0);
+    assert!(
+        app.take_changes()
+            .intersects(Changes::CURVES | Changes::METRICS)
+    );
+    assert_eq!(app.curves.validation, vec![(1.0, 0.02), (2.0, 0.012)]);
+    assert_eq!(app.chart_epochs, 2);
+    let (kind, metrics) = app.metrics.unwrap();
+    assert_eq!(
+        (kind, metrics.mse, metrics.images),
+        (ModelKind::Ffnn, 0.0106, 10000)
+    );
+}
