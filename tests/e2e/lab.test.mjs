@@ -165,12 +165,16 @@ async function canvasDigit(page, id) {
 }
 
 async function gridSpread(page) {
-  // Standard deviation of the reconstruction half of the grid (bottom two rows).
+  // Standard deviation of the reconstruction rows: the last row of each set (digits, [inputs,] reconstructions).
   return page.$eval('#recon-grid', (c) => {
-    const h = c.height;
-    const d = c.getContext('2d').getImageData(0, Math.floor(h / 2), c.width, Math.floor(h / 2)).data;
+    const rows = Number(c.dataset.rows);
+    const perSet = rows / 2;
+    const cell = (c.height + 2) / rows;
     let sum = 0, sq = 0, n = 0;
-    for (let i = 0; i < d.length; i += 4) { sum += d[i]; sq += d[i] * d[i]; n++; }
+    for (let r = perSet - 1; r < rows; r += perSet) {
+      const d = c.getContext('2d').getImageData(0, Math.round(r * cell), c.width, Math.round(cell - 2)).data;
+      for (let i = 0; i < d.length; i += 4) { sum += d[i]; sq += d[i] * d[i]; n++; }
+    }
     const mean = sum / n;
     return Math.sqrt(sq / n - mean * mean);
   });
@@ -481,7 +485,7 @@ for (const [backend, args] of [['cpu', CPU_ARGS], ['webgpu', GPU_ARGS]]) {
       await chooseTechniques(page, { noise: 'salt-pepper', strength: 0.2, shift: 2, rotate: 10, patience: 1 });
       // The grid shows the corrupted inputs as soon as the noise is chosen: six rows.
       await page.waitForFunction(() => document.querySelector('#recon-grid').dataset.rows === '6', null, { timeout: 60_000 });
-      assert.match(await page.$eval('#recon-caption', (e) => e.textContent), /corrupted inputs/);
+      assert.match(await page.$eval("#recon-caption", (e) => e.textContent), /corrupted input/);
       if (backend === 'cpu') {
         // A bad value is named and nothing starts.
         await page.fill('#weight-decay', '-1');
@@ -876,4 +880,46 @@ test('Inside the model (CPU): the latent map, the interpolation strip, generated
 
 test('Inside the model (WebGPU): the same views on the WebGPU backend', { timeout: 420_000 }, async () => {
   await insideTheModel(GPU_ARGS, 'webgpu');
+});
+
+test('Layout: the page at 1400×1000 and at a phone\'s 390×844, reachable by keyboard', { timeout: 120_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, dataLoaded);
+    await page.waitForFunction(() => document.querySelector('#latent-map').dataset.updated, null, { timeout: 60_000 });
+    // The pretrained model's run and test figures are there at once, from the manifest.
+    await page.waitForFunction(() => document.querySelector('#metrics').dataset.mse);
+    assert.match(await page.textContent('#model-about'), /\w/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'layout-1400x1000.png') });
+    // Keyboard: Tab reaches the controls in order, and the sketch pad clears with Delete.
+    await page.focus('#model');
+    const reached = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      reached.push(await page.evaluate(() => document.activeElement.id));
+    }
+    assert.deepEqual(reached.slice(0, 3), ['epochs', 'code-size', 'batch-size']);
+    const pad = await page.locator('#sketch').boundingBox();
+    await page.mouse.move(pad.x + pad.width * 0.5, pad.y + pad.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(pad.x + pad.width * 0.5, pad.y + pad.height * 0.8, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForTimeout(300);
+    assert.ok((await canvasDigit(page, '#sketch-input')).some((v) => v > 0.5), 'the stroke left no ink');
+    await page.focus('#sketch');
+    await page.keyboard.press('Delete');
+    await page.waitForTimeout(300);
+    assert.ok((await canvasDigit(page, '#sketch-input')).every((v) => v === 0), 'Delete did not clear the pad');
+
+    // A phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone's screen`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'layout-390x844.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
 });

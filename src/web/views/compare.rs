@@ -19,9 +19,9 @@ use crate::web::{dom, draw};
 
 /// Test images each model's figures are measured on.
 const MEASURED: usize = 1000;
-/// Images per measuring step (one task each: `deep`'s 10 took about 25 ms on the page's CPU
-/// backend, 25 took 56–69 ms).
-const BATCH: usize = 10;
+/// Images per measuring step (one task each: `deep`'s 25 took 56–69 ms on the page's CPU
+/// backend; 5 take about a fifth of that).
+const BATCH: usize = 5;
 
 struct Entry {
     name: String,
@@ -115,6 +115,7 @@ async fn compare(job: Job) {
             .zip(&originals)
             .map(|(r, o)| (r - o).abs())
             .collect();
+        dom::yield_task().await; // the row's forward pass and the measuring: two tasks
         let mut evaluation = Evaluation::new(&model, &job.test, &measured);
         while !evaluation.is_finished() {
             if super::training() || evaluation.measure(BATCH, device).await.is_err() {

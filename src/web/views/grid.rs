@@ -1,6 +1,6 @@
-//! The reconstruction grid: the test digits (top rows), with a denoising corruption the
-//! inputs the model gets (middle rows), and the model's reconstructions beneath; drawn when
-//! the model, the data or the corruption changes.
+//! The reconstruction grid: each row of test digits directly above the model's
+//! reconstructions of them (and, with a denoising corruption, the inputs it gets in between);
+//! drawn when the model, the data or the corruption changes.
 
 use web_sys::HtmlElement;
 
@@ -79,18 +79,28 @@ async fn draw_grid(job: Job) {
             values
         }
     };
-    let mut images: Vec<&[f32]> = job.originals.chunks(IMAGE_PIXELS).collect();
-    if let Some(inputs) = &job.inputs {
-        images.extend(inputs.chunks(IMAGE_PIXELS));
+    // Each row of test digits directly above the model's inputs (when corrupted) and its
+    // reconstructions of them.
+    let mut images: Vec<&[f32]> = Vec::new();
+    for r in 0..job.originals.len() / (10 * IMAGE_PIXELS) {
+        images.extend(row(&job.originals, r));
+        if let Some(inputs) = &job.inputs {
+            images.extend(row(inputs, r));
+        }
+        images.extend(row(&reconstructions, r));
     }
-    images.extend(reconstructions.chunks(IMAGE_PIXELS));
     draw::image_grid("recon-grid", &images, 10, 2);
     let caption = match job.inputs {
-        Some(_) => "Top two rows: test images. Middle: the corrupted inputs the model gets. Bottom: its reconstructions.",
-        None => "Top two rows: test images. Bottom two rows: the model's reconstructions.",
+        Some(_) => "Each test digit above the corrupted input the model gets and, beneath, its reconstruction.",
+        None => "Each test digit above the model's reconstruction of it.",
     };
     dom::set_text("recon-caption", caption);
     let grid: HtmlElement = dom::get("recon-grid");
     dom::set_attr(&grid, "data-rows", &(images.len() / 10).to_string());
     dom::set_attr(&grid, "data-updated", &format!("{:.0}", dom::now()));
+}
+
+/// The `r`-th row of ten images of `values`.
+fn row(values: &[f32], r: usize) -> impl Iterator<Item = &[f32]> {
+    values.chunks(IMAGE_PIXELS).skip(r * 10).take(10)
 }

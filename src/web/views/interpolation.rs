@@ -79,6 +79,7 @@ async fn draw_strip(job: Job) {
     let Ok(codes) = read_values(codes).await else {
         return; // a lost device: the page moves on and redraws
     };
+    dom::yield_task().await; // the encoding and the decoding: two tasks
     let (from, to) = codes.split_at(codes.len() / 2);
     let (Ok(line), Ok(fade)) = (
         strip(from, to, STEPS),
@@ -109,11 +110,18 @@ pub fn install_picks(changed: fn(Changes)) {
         let x = (f64::from(event.client_x()) - rect.left()) * f64::from(canvas.width()) / rect.width();
         let y = (f64::from(event.client_y()) - rect.top()) * f64::from(canvas.height()) / rect.height();
         let (col, row) = ((x / GRID_CELL) as usize, (y / GRID_CELL) as usize);
-        if col >= 10 || row >= GRID_PER_CLASS {
+        // The grid's rows come in sets, one per row of test digits: the digits, the corrupted
+        // inputs if shown, the reconstructions.
+        let rows: usize = canvas
+            .get_attribute("data-rows")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(2 * GRID_PER_CLASS);
+        let per_set = (rows / GRID_PER_CLASS).max(1);
+        if col >= 10 || row >= rows || row % per_set != 0 {
             return; // not a test digit
         }
         let (mut ends, next) = ENDS.get();
-        ends[next] = row * 10 + col;
+        ends[next] = row / per_set * 10 + col;
         ENDS.set((ends, 1 - next));
         changed(Changes::PICKS);
     });

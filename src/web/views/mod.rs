@@ -74,9 +74,9 @@ fn has_weights(app: &App, canvas: &str, caption: &str) -> bool {
     !fresh
 }
 
-/// Images a view's work encodes in one task: about 15 ms for `upsample` or `deep` (the
+/// Images a view's work encodes in one task: under 10 ms for `upsample` or `deep` (the
 /// slowest encoders) on the page's CPU backend, so that no task of a view's nears 50 ms.
-const ENCODE_CHUNK: usize = 16;
+const ENCODE_CHUNK: usize = 8;
 
 thread_local! {
     /// Whether a run trains now: the views' longer work (the map's codes and neighbours, the
