@@ -94,6 +94,17 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// Where the weights came from, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Fresh => "fresh".into(),
+            Self::Loaded { source, epochs, .. } => format!("{source}, {epochs} epochs"),
+            Self::Training { epochs } | Self::Trained { epochs } => {
+                format!("{epochs} epochs trained here")
+            }
+        }
+    }
+
     pub fn epochs(&self) -> usize {
         match self {
             Self::Fresh => 0,

@@ -210,7 +210,7 @@ impl App {
             Some(shown) => {
                 self.status = Status::Info(format!(
                     "{kind}: the weights it had this session ({}), kept in memory",
-                    describe(&shown.origin)
+                    shown.origin.describe()
                 ));
                 self.model.config = shown.config;
                 let model = shown.model.on(&self.backend.device);
@@ -249,16 +249,5 @@ impl App {
         })?;
         self.changes |= Changes::SHELF;
         Some(self.shelf.remove(at))
-    }
-}
-
-/// Where a model's weights came from, in words.
-pub(super) fn describe(origin: &Origin) -> String {
-    match origin {
-        Origin::Fresh => "fresh".into(),
-        Origin::Loaded { source, epochs, .. } => format!("{source}, {epochs} epochs"),
-        Origin::Training { epochs } | Origin::Trained { epochs } => {
-            format!("{epochs} epochs trained here")
-        }
     }
 }

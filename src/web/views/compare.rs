@@ -58,7 +58,7 @@ impl View for Compare {
             .into_iter()
             .map(|s| Entry {
                 name: s.config.kind.to_string(),
-                origin: origin_text(&s.origin),
+                origin: s.origin.describe(),
                 model: s.model.clone(),
             })
             .collect();
@@ -69,16 +69,6 @@ impl View for Compare {
             backend: app.backend.clone(),
         };
         self.0.submit(job, compare);
-    }
-}
-
-fn origin_text(origin: &Origin) -> String {
-    match origin {
-        Origin::Fresh => "fresh".into(),
-        Origin::Loaded { source, epochs, .. } => format!("{source}, {epochs} epochs"),
-        Origin::Training { epochs } | Origin::Trained { epochs } => {
-            format!("trained here, {epochs} epochs")
-        }
     }
 }
 
