@@ -6,14 +6,13 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 use serde::Serialize;
 
 use super::{Common, Loaded};
-use crate::explore::manifold::Extent;
+use crate::explore::manifold::{Extent, grid_codes};
 use crate::explore::{self, Plane};
-use crate::model::{ModelKind, read_values};
+use crate::model::ModelKind;
 
 #[derive(Args, Debug)]
 pub(super) struct ManifoldArgs {
@@ -85,14 +84,9 @@ pub(super) fn manifold(args: ManifoldArgs) -> Result<(), String> {
         let extent = Extent::of_points(&points, args.span)?;
         (plane, extent, format!("{name} of {count} test codes"))
     };
-    let grid: Vec<f32> = extent
-        .grid(args.grid)
-        .into_iter()
-        .flat_map(|point| plane.code_at(point))
-        .collect();
-    let codes =
-        Tensor::<2>::from_data(TensorData::new(grid, [args.grid * args.grid, dim]), &device);
-    let images = pollster::block_on(read_values(model.decode(codes))).map_err(|e| e.to_string())?;
+    let grid = grid_codes(&plane, extent, args.grid);
+    let images =
+        pollster::block_on(explore::decodes(&model, grid, dim)).map_err(|e| e.to_string())?;
     crate::figures::manifold(&images, args.grid, 2, &args.out)?;
     let report = ManifoldReport {
         model: header.model.kind.to_string(),

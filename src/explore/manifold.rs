@@ -1,6 +1,8 @@
 //! The classic manifold picture: the decodes of a regular grid of points over a plane of
 //! the code space, so that one sees how the digits change from one region to the next.
 
+use super::Plane;
+
 /// Where on a plane the grid lies: its centre and half-widths.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Extent {
@@ -52,6 +54,15 @@ impl Extent {
             .flat_map(|row| (0..side).map(move |col| [at(0, col), at(1, side - 1 - row)]))
             .collect()
     }
+}
+
+/// The codes at the `side × side` grid's points of `extent` on `plane`, one after another.
+pub fn grid_codes(plane: &Plane, extent: Extent, side: usize) -> Vec<f32> {
+    extent
+        .grid(side)
+        .into_iter()
+        .flat_map(|point| plane.code_at(point))
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod plane;
 pub mod sampling;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::data::{ImageSet, images_tensor};
 use crate::model::{Model, ReadError, read_values};
@@ -32,4 +32,12 @@ pub async fn codes(
         codes.extend(read_values(code).await?);
     }
     Ok(codes)
+}
+
+/// The decodes of `codes` (`n × dim`, row-major) by `model`, on its device, read back
+/// (`n × 784` values).
+pub async fn decodes(model: &Model, codes: Vec<f32>, dim: usize) -> Result<Vec<f32>, ReadError> {
+    let n = codes.len() / dim;
+    let codes = Tensor::<2>::from_data(TensorData::new(codes, [n, dim]), &model.device());
+    read_values(model.decode(codes)).await
 }

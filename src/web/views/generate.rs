@@ -6,17 +6,16 @@
 
 use std::cell::Cell;
 
-use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use web_sys::{Event, HtmlCanvasElement, HtmlElement, HtmlSelectElement};
 
 use super::{Latest, View};
 use crate::data::IMAGE_PIXELS;
-use crate::explore::manifold::Extent;
+use crate::explore::manifold::{Extent, grid_codes};
 use crate::explore::sampling::{self, CodeGaussian};
-use crate::explore::Plane;
-use crate::model::{Model, ModelKind, read_values};
+use crate::explore::{Plane, decodes};
+use crate::model::{Model, ModelKind};
 use crate::web::app::{App, Changes};
 use crate::web::{dom, draw};
 
@@ -145,7 +144,7 @@ async fn generate(job: Job) {
             )
         }
     };
-    let Some(images) = decode(&job.model, new_codes, dim).await else {
+    let Ok(images) = decodes(&job.model, new_codes, dim).await else {
         return;
     };
     let images: Vec<&[f32]> = images.chunks(IMAGE_PIXELS).collect();
@@ -155,23 +154,12 @@ async fn generate(job: Job) {
     dom::set_attr(&canvas, "data-updated", &format!("{:.0}", dom::now()));
     if matches!(job.source, Source::Prior) && dim == 2 {
         let plane = Plane::code_axes(&[0.0, 0.0], 2, 0, 1).expect("two axes of a 2-number code");
-        let grid: Vec<f32> = Extent::prior(MANIFOLD_SPAN)
-            .grid(MANIFOLD_SIDE)
-            .into_iter()
-            .flat_map(|point| plane.code_at(point))
-            .collect();
-        if let Some(manifold) = decode(&job.model, grid, 2).await {
+        let grid = grid_codes(&plane, Extent::prior(MANIFOLD_SPAN), MANIFOLD_SIDE);
+        if let Ok(manifold) = decodes(&job.model, grid, 2).await {
             let images: Vec<&[f32]> = manifold.chunks(IMAGE_PIXELS).collect();
             draw::image_grid("manifold", &images, MANIFOLD_SIDE, 1);
         }
     }
-}
-
-/// The decodes of `codes` (`n × dim`), read back; `None` on a lost device.
-async fn decode(model: &Model, codes: Vec<f32>, dim: usize) -> Option<Vec<f32>> {
-    let n = codes.len() / dim;
-    let codes = Tensor::<2>::from_data(TensorData::new(codes, [n, dim]), &model.device());
-    read_values(model.decode(codes)).await.ok()
 }
 
 /// The class selector's options: any class, then each of the dataset's.

@@ -9,6 +9,7 @@ use web_sys::{HtmlCanvasElement, MouseEvent};
 
 use super::{Latest, View};
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, images_tensor};
+use crate::explore::decodes;
 use crate::explore::interpolate::strip;
 use crate::model::{Model, read_values};
 use crate::web::app::{App, Changes, GRID_PER_CLASS};
@@ -87,12 +88,7 @@ async fn draw_strip(job: Job) {
     ) else {
         return;
     };
-    let code_size = from.len();
-    let line = burn::tensor::Tensor::<2>::from_data(
-        burn::tensor::TensorData::new(line, [STEPS, code_size]),
-        &device,
-    );
-    let Ok(decodes) = read_values(job.model.decode(line)).await else {
+    let Ok(decodes) = decodes(&job.model, line, from.len()).await else {
         return;
     };
     let images: Vec<&[f32]> = decodes.chunks(IMAGE_PIXELS).chain(fade.chunks(IMAGE_PIXELS)).collect();

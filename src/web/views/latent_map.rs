@@ -8,14 +8,13 @@
 
 use std::cell::RefCell;
 
-use burn::tensor::{Tensor, TensorData};
 use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement, ImageData, PointerEvent};
 
 use super::{Latest, View};
 use crate::data::IMAGE_PIXELS;
 use crate::explore::neighbours::knn_correct;
-use crate::explore::Plane;
-use crate::model::{Model, read_values};
+use crate::explore::{Plane, decodes};
+use crate::model::Model;
 use crate::web::app::{App, Changes};
 use crate::web::{dom, draw};
 
@@ -332,8 +331,7 @@ fn pick(canvas: &HtmlCanvasElement, screen: [f64; 2]) {
 
 async fn preview((model, code): (Model, Vec<f32>)) {
     let dim = code.len();
-    let code = Tensor::<2>::from_data(TensorData::new(code, [1, dim]), &model.device());
-    if let Ok(image) = read_values(model.decode(code)).await {
+    if let Ok(image) = decodes(&model, code, dim).await {
         draw::image_grid("latent-preview", &[&image], 1, 4);
         let canvas: HtmlCanvasElement = dom::get("latent-preview");
         dom::set_attr(&canvas, "data-updated", &format!("{:.0}", dom::now()));
