@@ -11,7 +11,7 @@ const GAP: usize = 2;
 /// Draws `images` (784 values in [0, 1] each) in a grid of `cols` columns on `#id`,
 /// each pixel as a `scale × scale` square, white ink on black.
 pub fn image_grid(id: &str, images: &[&[f32]], cols: usize, scale: usize) {
-    colour_grid(id, images, cols, scale, |_, v| grey(v));
+    colour_grid(&dom::get(id), images, cols, scale, |_, v| grey(v));
 }
 
 /// A value in [0, 1] as grey: white ink on black.
@@ -28,9 +28,10 @@ pub fn heat(v: f32) -> [u8; 3] {
     [(red * 255.0).round() as u8, (green * 255.0).round() as u8, 0]
 }
 
-/// [`image_grid`] with each value coloured by `colour(image index, value)`.
+/// [`image_grid`] on `canvas` (in the page or not yet), with each value coloured by
+/// `colour(image index, value)`.
 pub fn colour_grid(
-    id: &str,
+    canvas: &HtmlCanvasElement,
     images: &[&[f32]],
     cols: usize,
     scale: usize,
@@ -53,13 +54,12 @@ pub fn colour_grid(
             }
         }
     }
-    let canvas: HtmlCanvasElement = dom::get(id);
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
     let data =
         ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width as u32, height as u32)
             .expect("image data");
-    context(&canvas)
+    context(canvas)
         .put_image_data(&data, 0.0, 0.0)
         .expect("put image");
 }

@@ -790,6 +790,30 @@ async function insideTheModel(args, backend) {
     const dragTasks = await page.evaluate((t) => window.__longtasks.filter((e) => e.start >= t).map((e) => Math.round(e.duration)), dragStart);
     console.log(`  ${backend}: long tasks while dragging on the map: ${JSON.stringify(dragTasks)}`);
     assert.ok(dragTasks.every((d) => d <= 50), `a main-thread task over 50 ms while dragging: ${dragTasks}`);
+
+    // The strip's ends from elsewhere: the map's point (the second end: the grid click set the
+    // first), then a sketch (the first end again). Each fade's end is that digit as it is.
+    const newStrip = async (button) => {
+      const before = await page.$eval('#interp-strip', (c) => c.dataset.updated);
+      await page.click(button);
+      await page.waitForFunction((b) => document.querySelector('#interp-strip').dataset.updated !== b, before);
+      return canvasImages(page, '#interp-strip', 10, 2);
+    };
+    strip = await newStrip('#interp-map');
+    assert.match(await page.textContent('#interp-caption'), /From a test 1 to the map's point/);
+    assert.ok(mse(strip[19], await canvasDigit(page, '#latent-preview')) < 1e-4, 'the strip does not end at the map\'s point');
+    await page.locator('#sketch').scrollIntoViewIfNeeded();
+    const pad = await page.locator('#sketch').boundingBox();
+    const onPad = (fx, fy) => [pad.x + fx * pad.width, pad.y + fy * pad.height];
+    await page.mouse.move(...onPad(0.5, 0.2));
+    await page.mouse.down();
+    await page.mouse.move(...onPad(0.5, 0.8), { steps: 8 }); // a "1"
+    await page.mouse.up();
+    await page.waitForTimeout(300);
+    strip = await newStrip('#interp-sketch');
+    assert.match(await page.textContent('#interp-caption'), /From your sketch to the map's point/);
+    const sketched = await canvasDigit(page, '#sketch-input');
+    assert.ok(sketched.some((v) => v > 0.5) && mse(strip[10], sketched) < 1e-4, 'the strip does not start at the sketch');
     const mapDrawn = map.updated;
     await page.selectOption('#latent-plane', 'axes');
     await page.waitForFunction((b) => document.querySelector('#latent-map').dataset.updated !== b, mapDrawn);
@@ -824,6 +848,16 @@ async function insideTheModel(args, backend) {
       return red / (d.length / 4);
     });
     assert.ok(heat > 2, `the heat map is black (${heat})`);
+    // The sketch on the pad is the comparison's last column, each model's error on it named;
+    // cleared, the rows come back without it and with the figures measured before.
+    const width = (id) => page.$eval(id, (c) => c.width);
+    assert.equal(await width('#compare-upsample'), 11 * 58 - 2, 'no sketch column');
+    assert.ok(compared.every(([, text]) => /your sketch: MSE [0-9.]+/.test(text)), JSON.stringify(compared));
+    await page.click('#clear-sketch');
+    await page.waitForFunction(() => !/your sketch/.test(document.querySelector('#compare').textContent)
+      && document.querySelectorAll('#compare [data-model]').length === 2, null, { timeout: 10_000 });
+    assert.equal(await width('#compare-upsample'), 10 * 58 - 2);
+    assert.deepEqual((await rows()).map(([, t]) => mseOf(t)), compared.map(([, t]) => mseOf(t)));
 
     const shoot = (id, name) => page.locator(id).screenshot({ path: path.join(ARTIFACTS, `view-${name}-${backend}.png`) });
     await shoot('#interp-strip', 'interpolation');
@@ -916,6 +950,31 @@ test('Layout: the page at 1400×1000 and at a phone\'s 390×844, reachable by ke
     await page.waitForTimeout(300);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone's screen`);
+    // Touch, as a phone's finger (CDP touch events, which Chromium turns into pointer events
+    // of type "touch"): a stroke on the pad draws instead of scrolling the page, and a touch
+    // on the latent map decodes its point.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+    const swipe = async (id, from, to) => {
+      await page.locator(id).scrollIntoViewIfNeeded();
+      const box = await page.locator(id).boundingBox();
+      const at = ([fx, fy]) => ({ x: box.x + fx * box.width, y: box.y + fy * box.height });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(from)] });
+      for (let i = 1; i <= 8; i++) {
+        const f = [from[0] + (to[0] - from[0]) * i / 8, from[1] + (to[1] - from[1]) * i / 8];
+        await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [at(f)] });
+      }
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      await page.waitForTimeout(300);
+    };
+    await page.locator('#sketch').scrollIntoViewIfNeeded();
+    const scrolled = await page.evaluate(() => window.scrollY);
+    await swipe('#sketch', [0.5, 0.15], [0.5, 0.85]);
+    assert.ok((await canvasDigit(page, '#sketch-input')).some((v) => v > 0.5), 'a touch stroke left no ink');
+    assert.equal(await page.evaluate(() => window.scrollY), scrolled, 'a stroke on the pad scrolled the page');
+    const previewed = await page.$eval('#latent-preview', (c) => c.dataset.updated ?? '');
+    await swipe('#latent-map', [0.3, 0.5], [0.7, 0.5]);
+    await page.waitForFunction((b) => (document.querySelector('#latent-preview').dataset.updated ?? '') !== b, previewed);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(ARTIFACTS, 'layout-390x844.png') });
     assert.deepEqual(errors, []);

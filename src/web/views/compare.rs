@@ -1,13 +1,18 @@
 //! The comparison: every model with weights this session (the one shown and those kept in
-//! memory) on the same ten test digits, one of each class. Each row says what the model is,
-//! its MSE, PSNR and SSIM on the first 1,000 test images, and draws its reconstructions over
-//! a heat map of |input − output|, pixel for pixel, where the transposed convolutions'
-//! checkerboard shows against the upsample model. Every model runs on the page's current
-//! backend: one kept on the other device is copied over first.
+//! memory) on the same ten test digits, one of each class, and on the sketch pad's drawing if
+//! there is one. Each row says what the model is, its MSE, PSNR and SSIM on the first 1,000
+//! test images, and draws its reconstructions over a heat map of |input − output|, pixel for
+//! pixel, where the transposed convolutions' checkerboard shows against the upsample model.
+//! Every model runs on the page's current backend: one kept on the other device is copied
+//! over first. A new stroke on the pad redraws the rows with the figures measured before.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use web_sys::{Element, HtmlElement};
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlCanvasElement, HtmlElement, Node};
 
 use super::{Latest, View};
 use crate::data::{IMAGE_PIXELS, ImageSet, images_tensor};
@@ -29,19 +34,35 @@ struct Entry {
     model: Model,
 }
 
+/// The figures measured for each model, and for which models and data: a change of either
+/// starts a new generation.
+#[derive(Default)]
+struct Figures {
+    generation: u64,
+    by_model: HashMap<String, String>,
+}
+
 struct Job {
     entries: Vec<Entry>,
     test: Arc<ImageSet>,
     /// The ten digits shown, one of each class (the grid's top row).
     digits: Vec<usize>,
+    /// The sketch pad's drawing, shown last.
+    sketch: Option<Vec<f32>>,
     backend: Backend,
+    generation: u64,
+    figures: Rc<RefCell<Figures>>,
 }
 
 #[derive(Default)]
-pub struct Compare(Latest<Job>);
+pub struct Compare {
+    latest: Latest<Job>,
+    generation: u64,
+    figures: Rc<RefCell<Figures>>,
+}
 
 impl View for Compare {
-    fn redraw(&mut self, app: &App, _: Changes) {
+    fn redraw(&mut self, app: &App, changes: Changes) {
         // Not on every weights update of a run: each model is measured again.
         if app.run.is_active() {
             return;
@@ -62,27 +83,58 @@ impl View for Compare {
                 model: s.model.clone(),
             })
             .collect();
+        // Only the sketch changed: the figures stand.
+        if changes != Changes::SKETCH {
+            self.generation += 1;
+        }
         let job = Job {
             entries,
             test: data.sets.test.clone(),
             digits: data.grid.iter().take(10).copied().collect(),
+            sketch: super::sketch::digit(),
             backend: app.backend.clone(),
+            generation: self.generation,
+            figures: self.figures.clone(),
         };
-        self.0.submit(job, compare);
+        self.latest.submit(job, compare);
     }
 }
 
 async fn compare(job: Job) {
     let list: HtmlElement = dom::get("compare");
-    list.set_text_content(None);
     if job.entries.is_empty() {
         list.set_text_content(Some("No weights yet: load pretrained ones or train a model."));
         return;
     }
+    // With the figures known, the rows are built aside and shown at once (no flicker while
+    // drawing); else they appear one by one as each model is measured.
+    let known = {
+        let mut figures = job.figures.borrow_mut();
+        if figures.generation != job.generation {
+            *figures = Figures {
+                generation: job.generation,
+                by_model: HashMap::new(),
+            };
+        }
+        job.entries.iter().all(|e| figures.by_model.contains_key(&e.name))
+    };
+    let rows: Node = match known {
+        true => dom::document().create_document_fragment().into(),
+        false => {
+            list.set_text_content(None);
+            list.clone().into()
+        }
+    };
     let device = &job.backend.device;
-    let originals = job.test.values(&job.digits);
-    let measured: Vec<usize> = (0..MEASURED.min(job.test.len())).collect();
-    add_row(&list, "inputs", "the test digits", None, &originals, None);
+    let mut originals = job.test.values(&job.digits);
+    let note = match &job.sketch {
+        Some(sketch) => {
+            originals.extend_from_slice(sketch);
+            "the test digits, and your sketch (last)"
+        }
+        None => "the test digits",
+    };
+    add_row(&rows, "inputs", note, None, &originals, None);
     for entry in &job.entries {
         // On the current backend: a model kept on the other device is read back and copied.
         let model = match entry.model.device() == *device {
@@ -91,7 +143,7 @@ async fn compare(job: Job) {
                 Ok(model) => model,
                 Err(e) => {
                     let note = format!("its weights could not be read back ({e})");
-                    add_row(&list, &entry.name, &note, None, &[], None);
+                    add_row(&rows, &entry.name, &note, None, &[], None);
                     continue;
                 }
             },
@@ -106,20 +158,28 @@ async fn compare(job: Job) {
             .map(|(r, o)| (r - o).abs())
             .collect();
         dom::yield_task().await; // the row's forward pass and the measuring: two tasks
-        let mut evaluation = Evaluation::new(&model, &job.test, &measured);
-        while !evaluation.is_finished() {
-            if super::training() || evaluation.measure(BATCH, device).await.is_err() {
-                return; // a run started (compared again when it ends), or a lost device
+        let known = job.figures.borrow().by_model.get(&entry.name).cloned();
+        let mut figures = match known {
+            Some(figures) => figures,
+            None => {
+                let figures = measure(&model, &job.test, device).await;
+                let Some(figures) = figures else {
+                    return; // a run started (compared again when it ends), or a lost device
+                };
+                let mut cache = job.figures.borrow_mut();
+                if cache.generation == job.generation {
+                    cache.by_model.insert(entry.name.clone(), figures.clone());
+                }
+                figures
             }
-            dom::yield_task().await;
+        };
+        if job.sketch.is_some() {
+            let last = errors.len() - IMAGE_PIXELS..;
+            let mse = errors[last].iter().map(|e| e * e).sum::<f32>() / IMAGE_PIXELS as f32;
+            figures.push_str(&format!(" · your sketch: MSE {mse:.4}"));
         }
-        let metrics = evaluation.metrics();
-        let figures = format!(
-            "MSE {:.5} · PSNR {:.2} dB · SSIM {:.3} on {} test images",
-            metrics.mse, metrics.psnr_db, metrics.ssim, metrics.images
-        );
         add_row(
-            &list,
+            &rows,
             &entry.name,
             &entry.origin,
             Some(&figures),
@@ -128,13 +188,34 @@ async fn compare(job: Job) {
         );
         dom::yield_task().await;
     }
+    if known {
+        list.replace_children_with_node_1(&rows);
+    }
     dom::set_attr(&list, "data-updated", &format!("{:.0}", dom::now()));
+}
+
+/// `model`'s MSE, PSNR and SSIM on the first [`MEASURED`] test images, in words, measured
+/// [`BATCH`] images a task; `None` if a run starts meanwhile or the device is lost.
+async fn measure(model: &Model, test: &ImageSet, device: &burn::tensor::Device) -> Option<String> {
+    let measured: Vec<usize> = (0..MEASURED.min(test.len())).collect();
+    let mut evaluation = Evaluation::new(model, test, &measured);
+    while !evaluation.is_finished() {
+        if super::training() || evaluation.measure(BATCH, device).await.is_err() {
+            return None;
+        }
+        dom::yield_task().await;
+    }
+    let metrics = evaluation.metrics();
+    Some(format!(
+        "MSE {:.5} · PSNR {:.2} dB · SSIM {:.3} on {} test images",
+        metrics.mse, metrics.psnr_db, metrics.ssim, metrics.images
+    ))
 }
 
 /// One row: a name and a note, the figures if any, then the images (and their errors as
 /// a heat map beneath them).
 fn add_row(
-    list: &Element,
+    list: &Node,
     name: &str,
     note: &str,
     figures: Option<&str>,
@@ -160,7 +241,7 @@ fn add_row(
         return;
     }
     let id = format!("compare-{name}");
-    let canvas = document.create_element("canvas").expect("a canvas");
+    let canvas: HtmlCanvasElement = document.create_element("canvas").expect("a canvas").unchecked_into();
     canvas.set_id(&id);
     let _ = row.append_child(&canvas);
     let mut cells: Vec<&[f32]> = images.chunks(IMAGE_PIXELS).collect();
@@ -169,7 +250,7 @@ fn add_row(
         cells.extend(errors.chunks(IMAGE_PIXELS));
     }
     // The images in grey; their errors beneath, as a heat map.
-    draw::colour_grid(&id, &cells, per_row, 2, |index, v| match index < per_row {
+    draw::colour_grid(&canvas, &cells, per_row, 2, |index, v| match index < per_row {
         true => draw::grey(v),
         false => draw::heat(v),
     });

@@ -1,9 +1,10 @@
-//! The interpolation strip: decodes of codes on the straight line between two test digits'
-//! codes (top row), and beneath it the pixel cross-fade of the same two digits, for
-//! comparison. The ends start as the grid's first 3 and first 8; a click on a test digit in
-//! the grid sets one end, the first end, then the second, and so on.
+//! The interpolation strip: decodes of codes on the straight line between two digits' codes
+//! (top row), and beneath it the pixel cross-fade of the same two digits, for comparison.
+//! The ends start as the grid's first 3 and first 8. Each pick sets the next end, the first,
+//! then the second, and so on: a click on a test digit in the grid, "Your sketch" (the pad's
+//! drawing) or "The map's point" (the digit decoded where the latent map was last pressed).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use web_sys::{HtmlCanvasElement, MouseEvent};
 
@@ -12,7 +13,7 @@ use crate::data::{IMAGE_PIXELS, IMAGE_SIDE, images_tensor};
 use crate::explore::decodes;
 use crate::explore::interpolate::strip;
 use crate::model::{Model, read_values};
-use crate::web::app::{App, Changes, GRID_PER_CLASS};
+use crate::web::app::{App, Changes, GRID_PER_CLASS, LoadedData};
 use crate::web::{dom, draw};
 
 /// Decodes in the strip, both ends included.
@@ -22,9 +23,45 @@ const DEFAULT_ENDS: [usize; 2] = [3, 8];
 /// The grid draws its digits `SCALE` times their size with a gap between them.
 const GRID_CELL: f64 = (IMAGE_SIDE * 2 + 2) as f64;
 
+/// One end of the strip.
+#[derive(Clone)]
+enum End {
+    /// A test digit, by its position in the grid.
+    Test(usize),
+    /// A digit from elsewhere on the page (784 values), and what it is, in words.
+    Drawn(Vec<f32>, &'static str),
+}
+
+impl End {
+    /// The end's pixels and its name, e.g. "a test 3"; `None` if the grid has no such digit.
+    fn resolve(&self, app: &App, data: &LoadedData) -> Option<(Vec<f32>, String)> {
+        match self {
+            Self::Test(at) => {
+                let index = *data.grid.get(*at)?;
+                let label = data.sets.test.label(index);
+                let name = app.dataset.labels.get(usize::from(label)).map_or("?", String::as_str);
+                Some((data.sets.test.values(&[index]), format!("a test {name}")))
+            }
+            Self::Drawn(pixels, what) => Some((pixels.clone(), (*what).to_string())),
+        }
+    }
+}
+
+/// Another view's digit to take as an end (784 values), if it has one now.
+type DigitOf = fn() -> Option<Vec<f32>>;
+
 thread_local! {
-    /// The grid positions of the two ends, and which end the next click sets.
-    static ENDS: Cell<([usize; 2], usize)> = const { Cell::new((DEFAULT_ENDS, 0)) };
+    /// The two ends, and which end the next pick sets.
+    static ENDS: RefCell<([End; 2], usize)> =
+        const { RefCell::new(([End::Test(DEFAULT_ENDS[0]), End::Test(DEFAULT_ENDS[1])], 0)) };
+}
+
+/// Makes `end` the next end of the strip.
+fn pick(end: End) {
+    ENDS.with_borrow_mut(|(ends, next)| {
+        ends[*next] = end;
+        *next = 1 - *next;
+    });
 }
 
 struct Job {
@@ -49,25 +86,19 @@ impl View for Interpolation {
         if app.run.is_active() {
             return;
         }
-        let (ends, _) = ENDS.get();
-        let indices: Vec<usize> = ends.iter().filter_map(|&at| data.grid.get(at).copied()).collect();
-        if indices.len() < 2 {
+        let ends = ENDS.with_borrow(|(ends, _)| ends.clone());
+        let [Some((from, from_name)), Some((to, to_name))] = ends.map(|end| end.resolve(app, data))
+        else {
             return;
-        }
-        let labels: Vec<&str> = indices
-            .iter()
-            .map(|&i| data.sets.test.label(i))
-            .map(|label| app.dataset.labels.get(usize::from(label)).map_or("?", String::as_str))
-            .collect();
+        };
         dom::set_text(
             "interp-caption",
             &format!(
-                "From a test {} to a test {}: top, the decodes of {STEPS} codes on the line between theirs; bottom, the pixels cross-faded. Click two test digits in the grid to choose others.",
-                labels[0], labels[1]
+                "From {from_name} to {to_name}: top, the decodes of {STEPS} codes on the line between theirs; bottom, the pixels cross-faded. Choose other ends: click test digits in the grid, or take your sketch or the map's point."
             ),
         );
         let job = Job {
-            ends: data.sets.test.values(&indices),
+            ends: [from, to].concat(),
             model: app.model.model.clone(),
         };
         self.0.submit(job, draw_strip);
@@ -97,8 +128,8 @@ async fn draw_strip(job: Job) {
     dom::set_attr(&canvas, "data-updated", &format!("{:.0}", dom::now()));
 }
 
-/// A click on a test digit of the grid (its top rows) sets the next end of the strip and
-/// reports [`Changes::PICKS`].
+/// A click on a test digit of the grid (its top rows), "Your sketch" or "The map's point"
+/// sets the next end of the strip and reports [`Changes::PICKS`].
 pub fn install_picks(changed: fn(Changes)) {
     let canvas: HtmlCanvasElement = dom::get("recon-grid");
     dom::on("recon-grid", "click", move |event: MouseEvent| {
@@ -116,9 +147,25 @@ pub fn install_picks(changed: fn(Changes)) {
         if col >= 10 || row >= rows || row % per_set != 0 {
             return; // not a test digit
         }
-        let (mut ends, next) = ENDS.get();
-        ends[next] = row / per_set * 10 + col;
-        ENDS.set((ends, 1 - next));
+        pick(End::Test(row / per_set * 10 + col));
         changed(Changes::PICKS);
     });
+    let sources: [(&str, DigitOf, &'static str, &str); 2] = [
+        ("interp-sketch", super::sketch::digit, "your sketch", "Draw a digit on the sketch pad first."),
+        (
+            "interp-map",
+            super::latent_map::pressed_digit,
+            "the map's point",
+            "Press a point on the latent map first.",
+        ),
+    ];
+    for (button, digit, what, missing) in sources {
+        dom::on(button, "click", move |_: web_sys::Event| match digit() {
+            Some(pixels) => {
+                pick(End::Drawn(pixels, what));
+                changed(Changes::PICKS);
+            }
+            None => dom::set_text("interp-caption", missing),
+        });
+    }
 }

@@ -51,6 +51,8 @@ struct Drawn {
 thread_local! {
     static DRAWN: RefCell<Option<Drawn>> = const { RefCell::new(None) };
     static PREVIEWS: RefCell<Latest<(Model, Vec<f32>)>> = RefCell::new(Latest::default());
+    /// The digit last decoded at a pressed point (784 values), for the interpolation's ends.
+    static PRESSED: RefCell<Option<Vec<f32>>> = const { RefCell::new(None) };
 }
 
 /// How the codes are laid on the plane.
@@ -335,5 +337,11 @@ async fn preview((model, code): (Model, Vec<f32>)) {
         draw::image_grid("latent-preview", &[&image], 1, 4);
         let canvas: HtmlCanvasElement = dom::get("latent-preview");
         dom::set_attr(&canvas, "data-updated", &format!("{:.0}", dom::now()));
+        PRESSED.set(Some(image));
     }
+}
+
+/// The digit decoded at the point last pressed on the map, if any.
+pub fn pressed_digit() -> Option<Vec<f32>> {
+    PRESSED.with_borrow(Clone::clone)
 }

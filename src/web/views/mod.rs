@@ -57,7 +57,7 @@ pub fn all() -> Views {
             Box::new(generate::Generate::default()),
         ),
         (
-            Changes::MODEL | Changes::DATA | Changes::SHELF,
+            Changes::MODEL | Changes::DATA | Changes::SHELF | Changes::SKETCH,
             Box::new(compare::Compare::default()),
         ),
     ])

@@ -36,8 +36,7 @@ pub struct Sketch(Latest<Job>);
 
 impl View for Sketch {
     fn redraw(&mut self, app: &App, _: Changes) {
-        let (ink, width, height) = ink();
-        let Some(mut input) = to_mnist(&ink, width, height) else {
+        let Some(mut input) = digit() else {
             let blank = vec![0.0; IMAGE_PIXELS];
             draw::image_grid("sketch-input", &[&blank], 1, 4);
             draw::image_grid("sketch-recon", &[&blank], 1, 4);
@@ -165,6 +164,13 @@ pub fn clear() {
     ctx.set_line_width(side * PEN);
     ctx.set_line_cap("round");
     ctx.set_line_join("round");
+}
+
+/// The drawing as an MNIST-style 28×28 digit (values in [0, 1]), or `None` while the pad is
+/// blank. Other views use it too: the interpolation's ends, the comparison's last column.
+pub fn digit() -> Option<Vec<f32>> {
+    let (ink, width, height) = ink();
+    to_mnist(&ink, width, height)
 }
 
 /// The pad's ink as intensities in [0, 1], with its size.
