@@ -54,6 +54,10 @@ pub enum IdxError {
     },
     #[error("{file}: {extra} unexpected bytes after the declared data")]
     TrailingBytes { file: String, extra: usize },
+    #[error(
+        "{file}: inflates past the {declared} data bytes its header declares (inflating stopped there)"
+    )]
+    InflatesPastHeader { file: String, declared: usize },
     #[error("{file}: label {label} at index {index} is outside 0–9")]
     LabelOutOfRange {
         file: String,
@@ -99,18 +103,76 @@ enum Inflate {
     Raw(Vec<u8>),
 }
 
-/// A `Vec` that refuses to grow past `limit` bytes.
+/// The inflated bytes, which may not grow past `limit` nor past what the IDX header at their
+/// start declares: a gzip bomb behind a valid header stops at the first byte too many, and one
+/// behind a header the parser refuses anyway stops at the header.
 struct Bounded {
     bytes: Vec<u8>,
     limit: usize,
+    /// What the header allows, once it is in.
+    cap: Option<Cap>,
+    /// Set when a write went past the header's declared size.
+    past_header: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cap {
+    /// A header of `header` bytes declaring `data` bytes after it: more is an error.
+    Declared { header: usize, data: usize },
+    /// A header the parser refuses (of this many bytes): it is kept, so that the parser can
+    /// say what is wrong, and the rest is dropped.
+    HeaderOnly(usize),
+}
+
+/// What an IDX header at the start of `prefix` allows; `None` until enough of it is in. A
+/// header that no parser here accepts (bad magic, type or rank, too many items, images not
+/// 28×28) allows nothing after it.
+fn cap_of(prefix: &[u8]) -> Option<Cap> {
+    if prefix.len() < 4 {
+        return None;
+    }
+    let rank = usize::from(prefix[3]);
+    if prefix[0] != 0 || prefix[1] != 0 || prefix[2] != TYPE_U8 || !matches!(rank, 1 | 3) {
+        return Some(Cap::HeaderOnly(4));
+    }
+    let header = 4 + 4 * rank;
+    if prefix.len() < header {
+        return None;
+    }
+    let dims: Vec<usize> = prefix[4..header]
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .collect();
+    if dims[0] > MAX_ITEMS || (rank == 3 && dims[1..] != [IMAGE_SIDE, IMAGE_SIDE]) {
+        return Some(Cap::HeaderOnly(header));
+    }
+    Some(Cap::Declared {
+        header,
+        data: dims.iter().product(),
+    })
 }
 
 impl Write for Bounded {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + data.len() > self.limit {
+        let Some(cap) = self.cap else {
+            // The header first (at most 16 bytes, and 16 always decide the cap).
+            let take = data.len().min(16 - self.bytes.len());
+            self.bytes.extend_from_slice(&data[..take]);
+            self.cap = cap_of(&self.bytes);
+            return Ok(take);
+        };
+        let room = match cap {
+            Cap::Declared { header, data } => header + data,
+            Cap::HeaderOnly(header) => {
+                self.bytes.truncate(header);
+                return Ok(data.len()); // dropped: the parser refuses the header
+            }
+        };
+        if self.bytes.len() + data.len() > room.min(self.limit) {
+            self.past_header = room <= self.limit;
             return Err(std::io::Error::other(format!(
                 "inflates to more than {} bytes",
-                self.limit
+                room.min(self.limit)
             )));
         }
         self.bytes.extend_from_slice(data);
@@ -144,6 +206,8 @@ impl Inflater {
                 let out = Bounded {
                     bytes: Vec::new(),
                     limit: self.limit,
+                    cap: None,
+                    past_header: false,
                 };
                 Inflate::Gzip(Box::new(flate2::write::GzDecoder::new(out)))
             } else {
@@ -154,7 +218,7 @@ impl Inflater {
         match &mut self.state {
             Inflate::Gzip(decoder) => decoder
                 .write_all(piece)
-                .map_err(|e| gzip_error(&self.file, e)),
+                .map_err(|e| inflate_error(&self.file, decoder.get_ref(), e)),
             Inflate::Raw(bytes) => {
                 bytes.extend_from_slice(piece);
                 Ok(())
@@ -168,11 +232,22 @@ impl Inflater {
         match self.state {
             Inflate::Start(seen) if seen.is_empty() => Err(IdxError::Empty { file: self.file }),
             Inflate::Start(seen) | Inflate::Raw(seen) => Ok(seen),
-            Inflate::Gzip(decoder) => decoder
-                .finish()
-                .map(|out| out.bytes)
-                .map_err(|e| gzip_error(&self.file, e)),
+            Inflate::Gzip(mut decoder) => match decoder.try_finish() {
+                Ok(()) => Ok(std::mem::take(&mut decoder.get_mut().bytes)),
+                Err(e) => Err(inflate_error(&self.file, decoder.get_ref(), e)),
+            },
         }
+    }
+}
+
+/// What a failed inflation of `file` means: more than its header declares, or a bad stream.
+fn inflate_error(file: &str, out: &Bounded, error: std::io::Error) -> IdxError {
+    match (out.past_header, out.cap) {
+        (true, Some(Cap::Declared { data, .. })) => IdxError::InflatesPastHeader {
+            file: file.into(),
+            declared: data,
+        },
+        _ => gzip_error(file, error),
     }
 }
 
@@ -475,6 +550,68 @@ mod tests {
                 assert_eq!(inflater.finish().unwrap(), raw, "pieces of {piece}");
             }
         }
+    }
+
+    /// A gzip bomb: `header`, then `zeros` bytes of zeros.
+    fn bomb(header: &[u8], zeros: usize) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(header).unwrap();
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..zeros >> 20 {
+            encoder.write_all(&block).unwrap();
+        }
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_one_byte_past_what_its_header_declares() {
+        // 10,000 images declared (7.84 MB), 100 MB inflated: refused at the first piece that
+        // inflates past the declared size, not at the reader's 470 MB cap.
+        let gz = bomb(&idx(8, &[10_000, 28, 28], &[]), 100 << 20);
+        let mut inflater = Inflater::new("bomb.gz", MAX_INFLATED_BYTES);
+        let pieces: Vec<&[u8]> = gz.chunks(16 << 10).collect();
+        let failed = pieces
+            .iter()
+            .position(|piece| inflater.write(piece).is_err())
+            .expect("the bomb is refused");
+        // The declared data is 7 % of what the file inflates to.
+        assert!(
+            failed < pieces.len() / 10,
+            "refused only at piece {failed} of {}",
+            pieces.len()
+        );
+        let err = parse_images("bomb.gz", gz).unwrap_err();
+        assert_eq!(
+            err,
+            IdxError::InflatesPastHeader {
+                file: "bomb.gz".into(),
+                declared: 10_000 * IMAGE_PIXELS
+            }
+        );
+        assert!(
+            err.to_string()
+                .starts_with("bomb.gz: inflates past the 7840000 data bytes")
+        );
+    }
+
+    #[test]
+    fn a_gzip_bomb_behind_a_refused_header_keeps_only_the_header() {
+        // The parser's own message, after inflating (and dropping) the rest.
+        let bad_magic = bomb(b"\x01\x02\x08\x03", 20 << 20);
+        assert!(matches!(
+            parse_images("t", bad_magic),
+            Err(IdxError::BadMagic { .. })
+        ));
+        let too_many = bomb(&idx(8, &[u32::MAX, 28, 28], &[]), 20 << 20);
+        assert!(matches!(
+            parse_images("t", too_many),
+            Err(IdxError::TooManyItems { .. })
+        ));
+        let huge_images = bomb(&idx(8, &[10, 60_000, 60_000], &[]), 20 << 20);
+        assert!(matches!(
+            parse_images("t", huge_images),
+            Err(IdxError::WrongImageSize { .. })
+        ));
     }
 
     #[test]
