@@ -24,6 +24,13 @@ pub mod cli;
 #[cfg(not(target_family = "wasm"))]
 pub mod figures;
 
-// The page's controller also compiles natively, for its tests.
-#[cfg(any(target_family = "wasm", test))]
+// The page's controller also compiles natively, for its tests (and the worker protocol for
+// the fuzz targets in `fuzz/`, which cargo-fuzz builds with `--cfg fuzzing`).
+#[cfg(any(target_family = "wasm", test, fuzzing))]
 mod web;
+
+/// The worker protocol's messages, for the fuzz targets.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    pub use crate::web::protocol::{Array, FromWorker, Message, ToWorker};
+}
