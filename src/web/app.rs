@@ -177,10 +177,14 @@ pub struct App {
     pub worker: WorkerState,
     /// The training worker's own WebGPU adapter, once it said it has one (until lost).
     pub worker_webgpu: Option<String>,
+    /// The worker's wasm memory in bytes, as last reported.
+    pub worker_memory: Option<usize>,
     worker_spawned: bool,
     pub catalog: Catalog,
     pub dataset: Dataset,
     pub data: DataState,
+    /// The dataset shown before the one now loading: it comes back if that one fails.
+    previous_data: Option<(Dataset, LoadedData)>,
     pub model: Shown,
     /// The other models' last weights this session, one per kind (trained or loaded; fresh
     /// ones are not kept): choosing a model again brings its weights back, and the
@@ -197,6 +201,8 @@ pub struct App {
     /// setting, or the running denoiser's.
     pub noise: Option<Corruption>,
     pub evaluating: Option<Evaluator>,
+    /// The model a measurement under way measures (another may be shown when it ends).
+    measuring: Option<ModelKind>,
     pub status: Status,
     /// While the page works on WebGPU: a CPU copy of the weights, which a lost device
     /// cannot take away.
@@ -249,10 +255,12 @@ impl App {
             device,
             worker: WorkerState::Starting,
             worker_webgpu: None,
+            worker_memory: None,
             worker_spawned: false,
             dataset: catalog.default_dataset().clone(),
             catalog,
             data: DataState::Loading,
+            previous_data: None,
             model: Shown {
                 model,
                 config,
@@ -267,6 +275,7 @@ impl App {
             records: Vec::new(),
             noise: None,
             evaluating: None,
+            measuring: None,
             status: Status::Info("starting…".into()),
             cpu_copy: None,
             batch_size: kind.default_batch_size(),

@@ -33,6 +33,9 @@ pub struct LabState {
     status: Status,
     train_curve: Vec<(f64, f64)>,
     validation_curve: Vec<(f64, f64)>,
+    /// The page's and the worker's wasm memory, in bytes (the worker's as last reported).
+    page_memory_bytes: usize,
+    worker_memory_bytes: Option<usize>,
 }
 
 pub fn of(app: &App) -> LabState {
@@ -67,5 +70,7 @@ pub fn of(app: &App) -> LabState {
         status: app.status.clone(),
         train_curve: app.curves.train.clone(),
         validation_curve: app.curves.validation.clone(),
+        page_memory_bytes: super::memory_bytes(),
+        worker_memory_bytes: app.worker_memory,
     }
 }

@@ -54,6 +54,17 @@ browser_modules!(
     worker_client,
 );
 
+/// This wasm instance's linear memory, in bytes (it grows and never shrinks: a leak shows).
+#[cfg(target_family = "wasm")]
+fn memory_bytes() -> usize {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as usize
+}
+
 #[cfg(target_family = "wasm")]
 mod entry {
     use wasm_bindgen::prelude::*;

@@ -80,6 +80,9 @@ pub enum FromWorker {
     GpuLost { reason: String, step: Option<usize> },
     /// Where run `id` is, after each read-back.
     Progress { id: u64, progress: Progress },
+    /// The worker's wasm memory, in bytes (sent with each progress report: a long session's
+    /// growth shows in it).
+    Memory { bytes: usize },
     /// Run `id`'s weights (in `Model::values` order) and their reconstructions of the grid's
     /// digits (N×784 in [0, 1]); sent before the [`FromWorker::Progress`] they belong to.
     Weights {

@@ -167,6 +167,11 @@ pub fn render(app: &App, longest_frame_ms: f64) {
     };
     dom::set_text("model-note", &note);
     dom::set_text("model-about", about(app.model.config.kind));
+    // The selector shows the model shown, also when a choice came while a run still held it.
+    let select: HtmlSelectElement = dom::get("model");
+    if select.value() != app.model.config.kind.name() {
+        select.set_value(app.model.config.kind.name());
+    }
     render_progress(&app.run, longest_frame_ms);
 }
 

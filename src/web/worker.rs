@@ -280,6 +280,10 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet, mut on_gpu: bool) 
             let message = error.to_string();
             return send(FromWorker::Failed { id, message });
         }
+        // The memory first: the page reads it when the progress arrives.
+        send(FromWorker::Memory {
+            bytes: super::memory_bytes(),
+        });
         send(FromWorker::Progress { id, progress });
         if trainer.is_finished() {
             return;

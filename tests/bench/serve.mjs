@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css' };
+  '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css', '.svg': 'image/svg+xml' };
 
 /** Serves `routes` (URL prefix → folder; '/' the rest) and resolves to the listening server. */
 export function serve(routes) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { soak, growth, SOAK_ARGS } from './soak.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.resolve(HERE, '../../dist');
@@ -16,7 +17,8 @@ fs.mkdirSync(ARTIFACTS, { recursive: true });
 process.env.TMPDIR = fs.mkdtempSync(path.join(ARTIFACTS, 'tmp-'));
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
-  '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
+  '.css': 'text/css', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml',
+  '.webmanifest': 'application/manifest+json' };
 
 // Chromium flags from ../shared/NOTES.md: WebGPU on SwiftShader, with canvases that composite.
 const GPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
@@ -46,13 +48,24 @@ before(async () => {
 
 after(() => server?.close());
 
-async function openLab(args, { route } = {}) {
+async function openLab(args, { route, serviceWorkers = 'block' } = {}) {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // The offline cache's service worker is off but in its own test: requests it answered would
+  // bypass the tests' routes (page.route), and its first-visit caching would double each load.
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, serviceWorkers });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // Nothing leaves the origin: every request of every test goes to the lab's own server, and
+  // the page's Content-Security-Policy reports no violation (each counts as an error).
+  page.on('request', (r) => {
+    const url = r.url();
+    const origin = url.startsWith('blob:') ? new URL(url.slice(5)).origin : new URL(url).origin;
+    if (origin !== new URL(baseUrl).origin && !url.startsWith('data:')) errors.push(`a request off the origin: ${url}`);
+  });
   await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation',
+      (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
     window.__longtasks = [];
     // Long animation frames with their script attribution, to find the source of a long task.
     window.__longframes = [];
@@ -516,7 +529,7 @@ for (const [backend, args] of [['cpu', CPU_ARGS], ['webgpu', GPU_ARGS]]) {
   });
 }
 
-test('Pretrained denoiser: picked by name, it loads and the grid shows the noise it removes', { timeout: 120_000 }, async () => {
+test('Pretrained variants: the denoiser and deep\'s 2-D code, picked by name, load; the grid shows the noise removed', { timeout: 240_000 }, async () => {
   const { browser, page, errors } = await openLab(CPU_ARGS);
   try {
     await waitForLab(page, (s) => s.data_loaded && s.model === 'upsample' && s.origin.kind === 'loaded');
@@ -542,6 +555,19 @@ test('Pretrained denoiser: picked by name, it loads and the grid shows the noise
       ['reference', 'augmented (shift ±2 px, rotate ±10°)']);
     await page.selectOption('#model', 'conv-transpose');
     await page.waitForFunction(() => document.querySelector('#pretrained').options.length === 1);
+    // deep's 2-D code: loaded by name, its codes are their own latent map (no projection).
+    await page.selectOption('#model', 'deep');
+    await page.waitForFunction(() => [...document.querySelector('#pretrained').options].some((o) => /2-D code/.test(o.textContent)));
+    await page.selectOption('#pretrained', { label: '2-D code (the classic latent map)' });
+    await page.click('#load-pretrained');
+    const flat = await waitForLab(page, (s) => /deep-code2/.test(s.origin.source ?? ''), 60_000);
+    assert.equal(flat.code_size, 2);
+    await page.waitForFunction(() => /2 numbers on code axes 0 and 1/.test(document.querySelector('#latent-caption').textContent)
+      && document.querySelector('#latent-map').dataset.knnCode, null, { timeout: 120_000 });
+    const flatMap = await page.$eval('#latent-map', (c) => ({ ...c.dataset }));
+    console.log(`  deep with a 2-D code: 5-NN accuracy ${flatMap.knnCode} on its own map`);
+    assert.equal(flatMap.knnCode, flatMap.knnMap);
+    assert.ok(Number(flatMap.knnCode) > 0.7, JSON.stringify(flatMap));
     assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), []);
   } finally {
     await browser.close();
@@ -978,6 +1004,111 @@ test('Layout: the page at 1400×1000 and at a phone\'s 390×844, reachable by ke
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(ARTIFACTS, 'layout-390x844.png') });
     assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Nothing leaves the origin: a strict CSP holds, and with the network cut the lab trains', { timeout: 240_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, dataLoaded);
+    const csp = await page.$eval('meta[http-equiv="Content-Security-Policy"]', (m) => m.content);
+    for (const directive of ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self'"]) {
+      assert.ok(csp.includes(directive), csp);
+    }
+    assert.ok(!/'unsafe-inline'|'unsafe-eval'/.test(csp), csp);
+    // The policy holds: an inline script injected into the page does not run, a fetch to
+    // another origin is refused, and each says so.
+    const refused = await page.evaluate(async () => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+      const script = document.createElement('script');
+      script.textContent = 'window.__inline = true';
+      document.head.append(script);
+      const fetched = await fetch('https://example.com/').then(() => true, () => false);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { inline: window.__inline === true, fetched, violations: violations.sort() };
+    });
+    assert.deepEqual(refused, { inline: false, fetched: false, violations: ['connect-src', 'script-src-elem'] });
+    assert.ok(errors.length > 0 && errors.every((e) => /Content Security Policy|CSP violation|example\.com/.test(e)), JSON.stringify(errors));
+    errors.length = 0; // those were this test's own
+
+    // Offline after the load: training, the views and evaluating need nothing more.
+    await page.context().setOffline(true);
+    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 512, batch: 32, epochs: 1 });
+    assert.equal(state.state, 'done');
+    assert.ok(losses.length >= 1, JSON.stringify(losses));
+    // The run ends with its test metrics, measured offline too.
+    await waitForStatus(page, 'test metrics measured', 120_000);
+    // New data needs the network: a clear message, and MNIST stays loaded.
+    await page.selectOption('#dataset', 'fashion-mnist');
+    await waitForStatus(page, 'error');
+    const message = await page.$eval('#status', (e) => e.textContent);
+    console.log(`  offline, Fashion-MNIST asked for: ${message}`);
+    assert.match(message, /fashion/i);
+    const after = await labState(page);
+    assert.deepEqual([after.dataset, after.data_loaded], ['mnist', true]);
+    assert.match(message, /MNIST stays loaded/);
+    assert.deepEqual(errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Memory: ten epochs in rounds of two, switching model and backend and sending weights out and in, grow memory by under 10 %', { timeout: 300_000 }, async () => {
+  const { browser, page, errors } = await openLab(SOAK_ARGS.webgpu);
+  try {
+    const samples = await soak(page, { epochs: 10, round: 2 });
+    const g = growth(samples);
+    const base = samples.find((s) => s.epoch === g.from);
+    const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+    console.log(`  memory at epoch ${g.from} (each kind of work done once): page wasm ${mb(base.page)}, worker wasm ${mb(base.worker)}, JS heap ${mb(base.heap)}; growth to epoch 10: ${g.page.toFixed(1)} %, ${g.worker.toFixed(1)} %, ${g.heap.toFixed(1)} %`);
+    assert.deepEqual(new Set(samples.map((s) => s.backend).filter(Boolean)), new Set(['webgpu', 'cpu']), 'both backends trained');
+    assert.ok(samples.some((s) => s.worker > 0), 'the worker reported no memory');
+    assert.ok(g.from < 10, `the kinds of work were not all done before the last epoch (${g.from})`);
+    for (const what of ['page', 'worker', 'heap']) assert.ok(g[what] < 10, `${what} grew ${g[what].toFixed(1)} %`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Offline and installable: after one visit the lab opens and trains with no network; a new build replaces the cache', { timeout: 240_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS, { serviceWorkers: 'allow' });
+  try {
+    await waitForLab(page, dataLoaded);
+    // The service worker cached this build: the app, MNIST and the pretrained weights.
+    await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active?.state === 'activated', null, { timeout: 120_000 });
+    const cache = await page.evaluate(async () => {
+      const names = await caches.keys();
+      const urls = (await (await caches.open(names[0])).keys()).map((r) => new URL(r.url).pathname);
+      return { names, urls };
+    });
+    const glue = await page.$eval('script[data-glue]', (s) => s.dataset.glue.replace(/^.*\//, '').replace(/\.js$/, ''));
+    assert.deepEqual(cache.names, [`lab-${glue}`]);
+    for (const file of ['/', '/boot.js', '/worker.js', '/mnist/train-images-idx3-ubyte.gz', '/weights/upsample.bin', '/manifest.webmanifest']) {
+      assert.ok(cache.urls.includes(file), `${file} is not cached: ${cache.urls.join(' ')}`);
+    }
+    assert.ok(cache.urls.some((u) => /_bg\.wasm$/.test(u)), 'the wasm module is not cached');
+    // Installable: a web app manifest with a name, a start URL, standalone display and an icon.
+    const manifest = await page.evaluate(async () => (await fetch(document.querySelector('link[rel=manifest]').href)).json());
+    assert.equal(manifest.display, 'standalone');
+    assert.ok(manifest.name && manifest.start_url && manifest.icons.length > 0, JSON.stringify(manifest));
+
+    // No network: the page reloads from the cache, loads MNIST and trains.
+    await page.context().setOffline(true);
+    await page.reload();
+    await waitForLab(page, dataLoaded, 120_000);
+    const { losses, state } = await trainBriefly(page, { model: 'ffnn', size: 256, batch: 32, epochs: 1 });
+    console.log(`  offline after one visit: ${cache.urls.length} files cached; trained ${losses.length} loss reports, ${state.state}`);
+    assert.equal(state.state, 'done');
+    await page.context().setOffline(false);
+
+    // A new build (another version of sw.js) installs its own cache and drops this one.
+    await page.evaluate(() => navigator.serviceWorker.register('sw.js?v=next-build'));
+    await page.waitForFunction(async () => (await caches.keys()).join() === 'lab-next-build', null, { timeout: 120_000 });
+    assert.deepEqual(errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(e)), []);
   } finally {
     await browser.close();
   }

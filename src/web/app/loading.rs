@@ -38,8 +38,12 @@ impl App {
             Ok(dataset) => dataset.clone(),
             Err(e) => return self.error(e.to_string()),
         };
-        self.dataset = dataset;
-        self.data = DataState::Loading;
+        let shown = std::mem::replace(&mut self.data, DataState::Loading);
+        let shown_dataset = std::mem::replace(&mut self.dataset, dataset);
+        self.previous_data = match shown {
+            DataState::Loaded(data) => Some((shown_dataset, data)),
+            _ => None,
+        };
         self.metrics = None;
         self.changes |= Changes::DATA | Changes::METRICS;
         self.status = Status::Info(format!("loading {}…", self.dataset.name));
@@ -59,11 +63,26 @@ impl App {
             return Vec::new(); // another dataset was chosen meanwhile
         }
         let sets = match result {
-            Ok(sets) => sets,
-            Err(message) => {
-                self.data = DataState::Failed(message.clone());
-                return self.error(message);
+            Ok(sets) => {
+                self.previous_data = None;
+                sets
             }
+            // Nothing lost: the dataset shown before (if any) stays.
+            Err(message) => match self.previous_data.take() {
+                Some((dataset, data)) => {
+                    let failed = std::mem::replace(&mut self.dataset, dataset);
+                    self.data = DataState::Loaded(data);
+                    self.changes |= Changes::DATA;
+                    return self.error(format!(
+                        "{}: {message} — {} stays loaded",
+                        failed.name, self.dataset.name
+                    ));
+                }
+                None => {
+                    self.data = DataState::Failed(message.clone());
+                    return self.error(message);
+                }
+            },
         };
         let grid = grid_indices(&sets.test);
         let worker_data = sets.clone();

@@ -23,6 +23,7 @@ impl App {
         };
         let count = limit.unwrap_or(test.len()).min(test.len());
         let model = self.model.model.clone();
+        self.measuring = Some(self.model.config.kind);
         if self.worker_trains_on(self.backend.kind) {
             self.evaluating = Some(Evaluator::Worker { count });
             return Some(Effect::EvaluateInWorker {
@@ -45,7 +46,17 @@ impl App {
 
     pub(super) fn on_evaluated(&mut self, result: Result<Metrics, String>) -> Vec<Effect> {
         self.evaluating = None;
+        let measured = self.measuring.take();
         match result {
+            // Another model was chosen meanwhile: these figures are not the shown model's.
+            Ok(_) if measured.is_some_and(|kind| kind != self.model.config.kind) => {
+                let kind = measured.expect("checked");
+                self.status = Status::Info(format!(
+                    "{kind}'s test metrics came after {} was chosen: not shown",
+                    self.model.config.kind
+                ));
+                Vec::new()
+            }
             Ok(metrics) => {
                 self.metrics = Some((self.model.config.kind, metrics));
                 self.changes |= Changes::METRICS;

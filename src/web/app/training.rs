@@ -213,6 +213,10 @@ impl App {
             }
             FromWorker::GpuLost { reason, step } => self.on_worker_gpu_lost(reason, step),
             FromWorker::Progress { id, progress } => self.on_progress(id, progress, None, now),
+            FromWorker::Memory { bytes } => {
+                self.worker_memory = Some(bytes);
+                Vec::new()
+            }
             FromWorker::Weights {
                 id,
                 values,

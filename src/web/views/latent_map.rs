@@ -8,6 +8,8 @@
 
 use std::cell::RefCell;
 
+use wasm_bindgen::JsCast;
+
 use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement, ImageData, PointerEvent};
 
 use super::{Latest, View};
@@ -241,7 +243,11 @@ fn show_legend(labels: &[String]) {
     for (i, label) in labels.iter().enumerate() {
         let entry = document.create_element("span").expect("a span");
         entry.set_text_content(Some(label));
-        dom::set_attr(&entry, "style", &format!("--swatch: {}", COLOURS[i % COLOURS.len()]));
+        // Through the CSSOM: the page's CSP refuses style attributes.
+        let _ = entry
+            .unchecked_ref::<web_sys::HtmlElement>()
+            .style()
+            .set_property("--swatch", COLOURS[i % COLOURS.len()]);
         let _ = legend.append_child(&entry);
     }
 }

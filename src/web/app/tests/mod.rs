@@ -198,6 +198,29 @@ fn weights_arriving_during_a_run_leave_the_run_alone() {
 }
 
 #[test]
+fn a_dataset_that_fails_to_load_leaves_the_one_shown_before() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::ChooseDataset("fashion-mnist".into()), 10.0);
+    assert!(app.loaded().is_none());
+    app.update(
+        Msg::DataLoaded {
+            dataset: "fashion-mnist".into(),
+            result: Err("train-images-idx3-ubyte.gz: Failed to fetch".into()),
+        },
+        20.0,
+    );
+    assert_eq!(app.dataset.id, "mnist");
+    assert!(app.loaded().is_some());
+    assert_eq!(
+        app.status,
+        Status::Error(
+            "Fashion-MNIST: train-images-idx3-ubyte.gz: Failed to fetch — MNIST stays loaded"
+                .into()
+        )
+    );
+}
+
+#[test]
 fn weights_of_another_dataset_load_with_a_warning() {
     let mut app = ready_app(BackendKind::Cpu);
     let header = WeightsHeader {

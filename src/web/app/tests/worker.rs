@@ -71,6 +71,21 @@ fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
     assert_eq!(app.metrics, Some((ModelKind::Ffnn, metrics())));
 }
 
+#[test]
+fn test_metrics_that_end_after_another_model_was_chosen_are_not_its_own() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    app.update(Msg::Evaluate, 10.0);
+    app.update(Msg::ChooseModel(ModelKind::Upsample), 20.0);
+    app.update(Msg::Worker(FromWorker::Evaluated(Ok(metrics()))), 30.0);
+    assert_eq!(app.metrics, None);
+    assert_eq!(app.evaluating, None);
+    assert_eq!(
+        app.status,
+        Status::Info("ffnn's test metrics came after upsample was chosen: not shown".into())
+    );
+}
+
 fn metrics() -> Metrics {
     Metrics {
         mse: 0.02,
