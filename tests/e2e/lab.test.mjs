@@ -1063,7 +1063,7 @@ test('Memory: ten epochs in rounds of two, switching model and backend and sendi
     const g = growth(samples);
     const base = samples.find((s) => s.epoch === g.from);
     const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
-    console.log(`  memory at epoch ${g.from} (each kind of work done once): page wasm ${mb(base.page)}, worker wasm ${mb(base.worker)}, JS heap ${mb(base.heap)}; growth to epoch 10: ${g.page.toFixed(1)} %, ${g.worker.toFixed(1)} %, ${g.heap.toFixed(1)} %`);
+    console.log(`  memory at epoch ${g.from} (each kind of work done a round before): page wasm ${mb(base.page)}, worker wasm ${mb(base.worker)}, JS heap ${mb(base.heap)}; growth to epoch 10: ${g.page.toFixed(1)} %, ${g.worker.toFixed(1)} %, ${g.heap.toFixed(1)} %`);
     assert.deepEqual(new Set(samples.map((s) => s.backend).filter(Boolean)), new Set(['webgpu', 'cpu']), 'both backends trained');
     assert.ok(samples.some((s) => s.worker > 0), 'the worker reported no memory');
     assert.ok(g.from < 10, `the kinds of work were not all done before the last epoch (${g.from})`);
