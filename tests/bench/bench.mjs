@@ -145,7 +145,9 @@ const PATHS = {
 
 async function measureLab(browser, base, pathName, model, batch, withInference) {
   const how = PATHS[pathName];
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  // No service worker: its first-visit caching would compete with the measurement, and the
+  // requests it answered would bypass the routes (worker.js aborted for page runs).
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, serviceWorkers: 'block' });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -252,7 +254,7 @@ const PEERS = {
 };
 
 async function measurePeer(browser, base, library, backend, model, batch, withInference) {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

@@ -37,7 +37,8 @@ const server = await serve({ '/': DIST });
 const url = `http://127.0.0.1:${server.address().port}/`;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // No service worker: its first-visit caching would add to what is measured.
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, serviceWorkers: 'block' });
   await browser.startTracing(page, { path: options.trace,
     categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.wasm',
       'disabled-by-default-v8.cpu_profiler'] });
