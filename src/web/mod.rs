@@ -22,7 +22,7 @@
 
 mod app;
 mod device;
-mod protocol;
+pub(crate) mod protocol;
 mod run;
 
 /// Declares the browser-only modules (DOM, canvas, fetch, workers).
