@@ -59,7 +59,7 @@ for target in "${targets[@]}"; do
   log="fuzz/$target.log"
   if cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
-    grep -E "^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb|new_units_added)" "$log"
+    grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb|new_units_added)" "$log"
   else
     status=1
     echo "crashed (the input is in fuzz/artifacts/$target/; the log in $log):"
