@@ -145,6 +145,16 @@ proptest! {
 mod real_files {
     use super::*;
 
+    /// `file` cut before byte `at`, or with bit `bit` of that byte flipped.
+    fn damaged(file: &[u8], at: usize, bit: u8, cut: bool) -> Vec<u8> {
+        let mut out = file.to_vec();
+        match cut {
+            true => out.truncate(at),
+            false => out[at] ^= 1 << bit,
+        }
+        out
+    }
+
     fn read(path: &str) -> Vec<u8> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::read(root.join(path))
@@ -162,14 +172,7 @@ mod real_files {
             let file = read("static/mnist/t10k-labels-idx1-ubyte.gz");
             let original = idx::parse_labels("t10k-labels", file.clone()).unwrap();
             let at = at.index(file.len());
-            let damaged = match cut {
-                true => file[..at].to_vec(),
-                false => {
-                    let mut flipped = file.clone();
-                    flipped[at] ^= 1 << bit;
-                    flipped
-                }
-            };
+            let damaged = damaged(&file, at, bit, cut);
             match idx::parse_labels("t10k-labels", damaged) {
                 Err(e) => prop_assert!(e.to_string().starts_with("t10k-labels: "), "{e}"),
                 Ok(labels) => prop_assert!(!cut && labels == original, "a damaged file read as other labels"),
@@ -183,14 +186,7 @@ mod real_files {
             let file = read("weights/ffnn.bin");
             let device = Device::flex();
             let at = at.index(file.len());
-            let damaged = match cut {
-                true => file[..at].to_vec(),
-                false => {
-                    let mut flipped = file.clone();
-                    flipped[at] ^= 1 << bit;
-                    flipped
-                }
-            };
+            let damaged = damaged(&file, at, bit, cut);
             if let Ok((model, _)) = weights::from_bytes_for(&damaged, ModelKind::Ffnn, &device) {
                 prop_assert!(!cut, "a truncated file loaded");
                 let (original, _) = weights::from_bytes(&file, &device).unwrap();
