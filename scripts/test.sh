@@ -42,6 +42,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "typos"
 typos
+step "the malformed-input corpus is what tests/corpus/make.py makes"
+python3 tests/corpus/make.py --check
 step "cargo clippy (native and wasm32)"
 cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings

@@ -9,6 +9,7 @@
 //! - [`metrics`]: MSE, PSNR, SSIM and per-image L2.
 //! - [`explore`]: looking inside a model: its codes on a plane, their k-NN accuracy.
 //! - [`weights`]: self-describing weights files.
+//! - [`sniff`]: what a file that is not the one expected is, for error messages.
 //! - [`cli`], `figures` (native only): the `mnist-ae` command line and the README's figures.
 //! - `web` (wasm; its controller also natively, for tests): the browser lab.
 
@@ -16,6 +17,7 @@ pub mod data;
 pub mod explore;
 pub mod metrics;
 pub mod model;
+pub mod sniff;
 pub mod training;
 pub mod weights;
 

@@ -49,14 +49,21 @@ fn trained_before_datasets() -> String {
 /// What can be wrong with a weights file.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum WeightsError {
-    #[error("not a weights file of this lab (it does not start with the MNISTAE signature)")]
-    NotWeights,
+    #[error("the file is empty")]
+    Empty,
+    /// The reason says what the file looks like instead, when that can be told.
+    #[error("not a weights file of this lab ({0})")]
+    NotWeights(String),
     #[error(
         "weights format version {found} is not supported (this build reads version {FORMAT_VERSION})"
     )]
     UnknownVersion { found: u32 },
     #[error("the weights file is truncated ({0})")]
     Truncated(&'static str),
+    #[error(
+        "the weights file is truncated or damaged: its header declares {declared} bytes of weights, {found} follow"
+    )]
+    PayloadCut { declared: u64, found: usize },
     #[error("the weights file has {0} unexpected bytes at the end")]
     TrailingBytes(usize),
     #[error("the weights file's header is unreadable: {0}")]
@@ -99,10 +106,18 @@ pub fn to_bytes(model: &Model, header: &WeightsHeader) -> Result<Vec<u8>, Weight
 
 /// Reads the header and checks the file is whole, without building a model.
 pub fn read_header(bytes: &[u8]) -> Result<(WeightsHeader, &[u8]), WeightsError> {
-    let mut reader = Reader(bytes);
-    if reader.take(MAGIC.len(), "signature")? != MAGIC {
-        return Err(WeightsError::NotWeights);
+    if bytes.is_empty() {
+        return Err(WeightsError::Empty);
     }
+    let mut reader = Reader(bytes);
+    if !bytes.starts_with(MAGIC) {
+        let reason = match crate::sniff::looks_like(bytes) {
+            Some(other) => format!("it is {other}"),
+            None => "it does not start with the MNISTAE signature".into(),
+        };
+        return Err(WeightsError::NotWeights(reason));
+    }
+    reader.take(MAGIC.len(), "signature")?;
     let version = reader.u32("version")?;
     if version != FORMAT_VERSION {
         return Err(WeightsError::UnknownVersion { found: version });
@@ -121,10 +136,15 @@ pub fn read_header(bytes: &[u8]) -> Result<(WeightsHeader, &[u8]), WeightsError>
         .map_err(|e| WeightsError::BadHeader(e.to_string()))?;
     let payload_len = reader.u64("payload length")?;
     let checksum = reader.u32("checksum")?;
-    let payload = reader.take(
-        usize::try_from(payload_len).unwrap_or(usize::MAX),
-        "weights",
-    )?;
+    let payload = reader
+        .take(
+            usize::try_from(payload_len).unwrap_or(usize::MAX),
+            "weights",
+        )
+        .map_err(|_| WeightsError::PayloadCut {
+            declared: payload_len,
+            found: reader.0.len(),
+        })?;
     if !reader.0.is_empty() {
         return Err(WeightsError::TrailingBytes(reader.0.len()));
     }
@@ -292,13 +312,23 @@ mod tests {
             "these weights are for the 'ffnn' model, not 'deep'"
         );
 
-        for cut in [0, 5, 14, 40, bytes.len() - 1] {
+        assert_eq!(from_bytes(&[], &device).unwrap_err(), WeightsError::Empty);
+        for cut in [5, 14, 40] {
             let err = from_bytes(&bytes[..cut], &device).unwrap_err();
             assert!(
-                matches!(err, WeightsError::Truncated(_) | WeightsError::NotWeights),
+                matches!(
+                    err,
+                    WeightsError::Truncated(_) | WeightsError::NotWeights(_)
+                ),
                 "cut {cut}: {err}"
             );
         }
+        let cut = bytes.len() - 1;
+        let err = from_bytes(&bytes[..cut], &device).unwrap_err();
+        assert!(
+            matches!(err, WeightsError::PayloadCut { declared, found } if found as u64 + 1 == declared),
+            "{err}"
+        );
 
         let mut newer = bytes.clone();
         newer[8] = 9;
@@ -323,8 +353,16 @@ mod tests {
         );
 
         assert_eq!(
-            from_bytes(b"PK\x03\x04 a zip file", &device).unwrap_err(),
-            WeightsError::NotWeights
+            from_bytes(b"PK\x03\x04 a zip file", &device)
+                .unwrap_err()
+                .to_string(),
+            "not a weights file of this lab (it is a ZIP archive)"
+        );
+        assert_eq!(
+            from_bytes(&[0xde, 0xad, 0xbe, 0xef], &device)
+                .unwrap_err()
+                .to_string(),
+            "not a weights file of this lab (it does not start with the MNISTAE signature)"
         );
     }
 

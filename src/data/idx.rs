@@ -34,8 +34,21 @@ pub enum IdxError {
         "{file}: bad magic number {found:#010x} (an IDX file starts with 0x0000 and a type byte)"
     )]
     BadMagic { file: String, found: u32 },
+    /// Another kind of file altogether, e.g. a server's error page sent with status 200.
+    #[error("{file}: this is {looks_like}, not an IDX file")]
+    NotIdx {
+        file: String,
+        looks_like: &'static str,
+    },
     #[error("{file}: element type {found:#04x} is not unsigned bytes (0x08)")]
     WrongType { file: String, found: u8 },
+    /// An image file where labels belong, or the other way round.
+    #[error("{file}: this is {found}, where {expected} belong (swapped?)")]
+    Swapped {
+        file: String,
+        found: &'static str,
+        expected: &'static str,
+    },
     #[error("{file}: {found} dimensions, expected {expected} ({what})")]
     WrongRank {
         file: String,
@@ -118,6 +131,12 @@ fn header(file: &str, raw: &[u8], rank: u8, what: &'static str) -> Result<Vec<u3
     }
     let magic = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
     if raw[0] != 0 || raw[1] != 0 {
+        if let Some(looks_like) = crate::sniff::looks_like(raw) {
+            return Err(IdxError::NotIdx {
+                file: file.into(),
+                looks_like,
+            });
+        }
         return Err(IdxError::BadMagic {
             file: file.into(),
             found: magic,
@@ -127,6 +146,20 @@ fn header(file: &str, raw: &[u8], rank: u8, what: &'static str) -> Result<Vec<u3
         return Err(IdxError::WrongType {
             file: file.into(),
             found: raw[2],
+        });
+    }
+    let kind_of_rank = |rank| match rank {
+        1 => Some(("a label file", "labels")),
+        3 => Some(("an image file", "images")),
+        _ => None,
+    };
+    if let (Some((found, _)), Some((_, expected))) = (kind_of_rank(raw[3]), kind_of_rank(rank))
+        && raw[3] != rank
+    {
+        return Err(IdxError::Swapped {
+            file: file.into(),
+            found,
+            expected,
         });
     }
     if raw[3] != rank {
@@ -258,18 +291,28 @@ mod tests {
 
     #[test]
     fn rejects_wrong_rank() {
-        // A label file given where images are expected.
-        let raw = idx(8, &[2], &[1, 2]);
-        let err = parse_images("t", raw.clone()).unwrap_err();
+        let flat = idx(8, &[2, 784], &[0; 2 * 784]);
+        let err = parse_images("t", flat).unwrap_err();
         assert!(matches!(
             err,
             IdxError::WrongRank {
-                found: 1,
+                found: 2,
                 expected: 3,
                 ..
             }
         ));
-        assert!(err.to_string().contains("1 dimensions, expected 3"));
+        assert!(err.to_string().contains("2 dimensions, expected 3"));
+        // A label file given where images are expected, and images where labels are.
+        let labels = idx(8, &[2], &[1, 2]);
+        assert_eq!(
+            parse_images("t", labels).unwrap_err().to_string(),
+            "t: this is a label file, where images belong (swapped?)"
+        );
+        let images = idx(8, &[1, 28, 28], &[0; IMAGE_PIXELS]);
+        assert_eq!(
+            parse_labels("t", images).unwrap_err().to_string(),
+            "t: this is an image file, where labels belong (swapped?)"
+        );
     }
 
     #[test]
@@ -340,8 +383,11 @@ mod tests {
 
     #[test]
     fn non_gzip_garbage_is_a_header_error() {
-        let err = parse_images("t", b"hello, this is not an idx file".to_vec()).unwrap_err();
+        let err = parse_images("t", vec![0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1]).unwrap_err();
         assert!(matches!(err, IdxError::BadMagic { .. }), "{err}");
+        // Text, e.g. a server's error page, is named as such.
+        let err = parse_images("t", b"hello, this is not an idx file".to_vec()).unwrap_err();
+        assert_eq!(err.to_string(), "t: this is text, not an IDX file");
     }
 
     #[test]

@@ -55,6 +55,8 @@ impl Changes {
     pub const LATENT: Self = Self(512);
     /// The models kept in memory beside the shown one changed.
     pub const SHELF: Self = Self(1024);
+    /// The weights an earlier visit kept in this browser, offered for restoring, changed.
+    pub const KEPT: Self = Self(2048);
 
     pub fn intersects(self, other: Self) -> bool {
         self.0 & other.0 != 0
@@ -190,6 +192,9 @@ pub struct App {
     /// ones are not kept): choosing a model again brings its weights back, and the
     /// comparison runs them all.
     pub shelf: Vec<Shown>,
+    /// The weights an earlier visit kept in this browser, offered until restored or
+    /// forgotten.
+    pub kept: Vec<Kept>,
     pub run: RunState,
     pub curves: LossCurves,
     /// The x extent of the loss chart.
@@ -268,6 +273,7 @@ impl App {
                 grid_reconstructions: None,
             },
             shelf: Vec::new(),
+            kept: Vec::new(),
             run: RunState::Idle,
             curves: LossCurves::default(),
             chart_epochs: 20,
@@ -335,13 +341,22 @@ impl App {
             Msg::Evaluate => self.evaluate(None).into_iter().collect(),
             Msg::Download => vec![Effect::Download {
                 model: self.model.model.clone(),
-                header: WeightsHeader {
-                    model: self.model.config,
-                    epochs: self.model.origin.epochs(),
-                    precision: Default::default(),
-                    dataset: self.dataset.id.clone(),
-                },
+                header: self.shown_header(),
             }],
+            Msg::KeptFound { kept, discarded } => self.on_kept_found(kept, discarded),
+            Msg::NotKept(reason) => self.on_not_kept(reason),
+            Msg::RestoreKept(kind) => self.restore_kept(kind),
+            Msg::ForgetKept => self.forget_kept(),
+        }
+    }
+
+    /// The header of a weights file of the shown model.
+    fn shown_header(&self) -> WeightsHeader {
+        WeightsHeader {
+            model: self.model.config,
+            epochs: self.model.origin.epochs(),
+            precision: Default::default(),
+            dataset: self.dataset.id.clone(),
         }
     }
 
@@ -467,12 +482,14 @@ impl App {
 }
 
 mod devices;
+mod kept;
 mod loading;
 mod measuring;
 mod messages;
 mod records;
 mod training;
 
+pub use kept::Kept;
 pub use measuring::Evaluator;
 pub use messages::{Effect, Msg, PageAdvance, Switched, WeightsOrigin};
 pub use records::Record;

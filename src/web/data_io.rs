@@ -15,7 +15,8 @@ pub async fn load_catalog() -> Result<Catalog, String> {
     Catalog::parse(&text).map_err(|e| format!("datasets.json: {e}"))
 }
 
-/// Fetches and parses `dataset`'s files; the error names the file and the fault.
+/// Fetches and parses `dataset`'s files; the error names the file and the fault (the
+/// controller puts the dataset's name in front).
 pub async fn load(dataset: &Dataset) -> Result<TrainTest, String> {
     let names = dataset.file_names();
     let mut responses = Vec::new();
@@ -37,7 +38,7 @@ pub async fn load(dataset: &Dataset) -> Result<TrainTest, String> {
         loader::read_body(&url, response, |chunk| {
             inflater
                 .write(chunk)
-                .map_err(|e| format!("{}: {e}", dataset.name))?;
+                .map_err(|e| e.to_string())?;
             loaded += chunk.len();
             show_progress(&progress, loaded as f64, total);
             Ok(())
@@ -46,13 +47,13 @@ pub async fn load(dataset: &Dataset) -> Result<TrainTest, String> {
         files.push(
             inflater
                 .finish()
-                .map_err(|e| format!("{}: {e}", dataset.name))?,
+                .map_err(|e| e.to_string())?,
         );
     }
     dom::set_attr(&progress, "value", "1");
     dom::next_frame().await;
     let files: [Vec<u8>; 4] = files.try_into().expect("one per file name");
-    TrainTest::from_files(dataset, files).map_err(|e| format!("{}: {e}", dataset.name))
+    TrainTest::from_files(dataset, files).map_err(|e| e.to_string())
 }
 
 /// A person's own IDX files (picked or dropped), read and sorted out.

@@ -41,6 +41,7 @@ browser_modules!(
     dom,
     draw,
     evaluation,
+    kept_weights,
     lab_state,
     loader,
     page_run,

@@ -11,13 +11,15 @@ use wasm_bindgen_futures::spawn_local;
 use super::app::{App, Changes, Effect, Msg, Switched, WeightsOrigin};
 use super::device::{self, Backend, BackendKind, DeviceState};
 use super::protocol::ToWorker;
-use super::views::Views;
+use super::views::{Latest, Views};
 use super::{
-    data_io, dom, evaluation, loader, page_run, ui, views, webgpu, weights_io, worker_client,
+    data_io, dom, evaluation, kept_weights, loader, page_run, ui, views, webgpu, weights_io,
+    worker_client,
 };
 use crate::data::Catalog;
 use crate::model::Model;
 use crate::training::Trainer;
+use crate::weights::WeightsHeader;
 
 thread_local! {
     static APP: RefCell<Option<App>> = const { RefCell::new(None) };
@@ -28,6 +30,9 @@ thread_local! {
     /// The longest piece of the lab's main-thread work during the current run (an update
     /// with its effects, a render, a page frame's steps), in milliseconds.
     static LONGEST_FRAME_MS: Cell<f64> = const { Cell::new(0.0) };
+    /// Weights being kept in the browser, one write at a time: epochs that end during a
+    /// write leave only their newest weights to write next.
+    static KEEPING: Latest<(Model, WeightsHeader)> = Latest::default();
 }
 
 /// Starts the lab: backend, controls, views, then the catalog, data and weights.
@@ -172,6 +177,9 @@ fn perform(effect: Effect) {
         Effect::MovePageRun { backend, model } => page_run::move_to(backend.device, model),
         Effect::StopPageRun => page_run::stop(),
         Effect::SuggestBatchSize(size) => ui::set_batch_size(size),
+        Effect::KeepWeights { model, header } => {
+            KEEPING.with(|keeping| keeping.submit((model, header), keep_weights))
+        }
         waits => spawn_local(perform_waiting(waits)),
     }
 }
@@ -257,7 +265,33 @@ async fn perform_waiting(effect: Effect) {
                 dispatch(Msg::Failed(message));
             }
         }
+        Effect::ListKept => match kept_weights::list().await {
+            Ok((kept, discarded)) => dispatch(Msg::KeptFound { kept, discarded }),
+            // No storage (e.g. turned off): nothing to offer, and runs say so when they end.
+            Err(reason) => {
+                let warning = format!("weights kept in this browser are unavailable: {reason}");
+                web_sys::console::warn_1(&warning.into());
+            }
+        },
+        Effect::ReadKept(kind) => {
+            let result = kept_weights::read(kind).await;
+            let origin = WeightsOrigin::Kept { kind };
+            dispatch(Msg::WeightsLoaded { origin, result });
+        }
+        Effect::ForgetKept(kinds) => {
+            if let Err(reason) = kept_weights::forget(&kinds).await {
+                dispatch(Msg::Failed(format!(
+                    "could not forget the weights kept in this browser: {reason}"
+                )));
+            }
+        }
         immediate => perform(immediate),
+    }
+}
+
+async fn keep_weights((model, header): (Model, WeightsHeader)) {
+    if let Err(reason) = kept_weights::keep(&model, &header).await {
+        dispatch(Msg::NotKept(reason));
     }
 }
 

@@ -114,6 +114,16 @@ pub fn wire(dispatch: fn(Msg)) {
     dom::on("download-weights", "click", move |_: Event| {
         dispatch(Msg::Download)
     });
+    dom::on("kept-list", "click", move |event: Event| {
+        let model = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|button| button.get_attribute("data-model"));
+        if let Some(kind) = model.and_then(|name| name.parse().ok()) {
+            dispatch(Msg::RestoreKept(kind));
+        }
+    });
+    dom::on("forget-kept", "click", move |_: Event| dispatch(Msg::ForgetKept));
     dom::on("upload-data", "change", move |event: Event| {
         let input: HtmlInputElement = event.target().expect("an input").unchecked_into();
         if let Some(list) = input.files() {

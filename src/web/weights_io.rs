@@ -10,7 +10,7 @@ use crate::weights::{self, WeightsHeader};
 /// A parsed weights file: the model on the CPU and what the file says of itself.
 pub type Parsed = (Model, WeightsHeader);
 
-fn parse(bytes: &[u8], kind: ModelKind) -> Result<Parsed, String> {
+pub fn parse(bytes: &[u8], kind: ModelKind) -> Result<Parsed, String> {
     weights::from_bytes_for(bytes, kind, &device::cpu().device).map_err(|e| e.to_string())
 }
 

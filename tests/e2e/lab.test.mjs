@@ -728,6 +728,80 @@ test('Bad input: a corrupted MNIST file and a corrupt weights upload give clear 
   }
 });
 
+/// The malformed-input corpus (tests/corpus/, made by tests/corpus/make.py).
+const CORPUS = path.resolve(HERE, '../corpus');
+const corpusFile = (name) => fs.readFileSync(path.join(CORPUS, name));
+
+/// Waits for an error on the status line that mentions `file`; returns its text.
+async function errorAbout(page, file) {
+  const state = await waitForLab(page, (s) => s.status.kind === 'error' && s.status.text.includes(file), 30_000);
+  return state.status.text;
+}
+
+test('Malformed input: every file of the corpus, fetched or uploaded, is named with its fault, and the page keeps what it had', { timeout: 240_000 }, async () => {
+  const { cases } = JSON.parse(corpusFile('cases.json'));
+  const broken = JSON.parse(corpusFile('datasets.json')).datasets;
+  const { browser, page, errors } = await openLab(CPU_ARGS, {
+    // The site's catalog with a dataset for each broken file, served from the corpus folder
+    // with status 200 whatever it holds (an error page included, as a misconfigured server would).
+    route: async (page) => {
+      const site = JSON.parse(fs.readFileSync(path.join(DIST, 'datasets.json')));
+      await page.route(/\/datasets\.json$/, (route) => route.fulfill({ status: 200, contentType: 'application/json',
+        body: JSON.stringify({ datasets: [...site.datasets, ...broken] }) }));
+      await page.route(/\/corpus\/[^/]+$/, (route) => route.fulfill({ status: 200,
+        contentType: 'application/octet-stream', body: corpusFile(path.basename(new URL(route.request().url()).pathname)) }));
+    },
+  });
+  const file = (name) => ({ name, mimeType: 'application/octet-stream', buffer: corpusFile(name) });
+  const expectFault = (message, c, kept) => {
+    console.log(`  ${message}`);
+    assert.ok(message.includes(c.file), `the message does not name ${c.file}: ${message}`);
+    assert.ok(message.includes(c.fault), `expected '${c.fault}' in: ${message}`);
+    assert.match(message, kept);
+  };
+  try {
+    await waitForLab(page, (s) => s.data_loaded && s.worker === 'ready' && s.origin.kind === 'loaded');
+    const mnistStays = async () => {
+      const state = await labState(page);
+      assert.deepEqual([state.dataset, state.data_loaded], ['mnist', true]);
+    };
+    // 1. Fetched: each broken dataset of the catalog, chosen in the selector.
+    for (const c of cases.filter((c) => c.kind === 'idx')) {
+      await page.selectOption('#dataset', c.dataset);
+      expectFault(await errorAbout(page, c.file), c, /MNIST stays loaded/);
+      await mnistStays();
+      await page.evaluate(() => window.wasmBindings.labState()); // the page still answers
+    }
+    // 2. Uploaded: each broken file with a good file of the other kind.
+    for (const c of cases.filter((c) => c.kind === 'idx' && c.upload)) {
+      const partner = c.what === 'images' ? 'good-labels-idx1-ubyte.gz' : 'good-images-idx3-ubyte.gz';
+      await page.setInputFiles('#upload-data', [file(c.file), file(partner)]);
+      expectFault(await errorAbout(page, c.file), c, /the current dataset is unchanged/);
+      await mnistStays();
+    }
+    // 3. Weights, uploaded for the model they are checked against; the shown ones stay.
+    const model = cases.find((c) => c.kind === 'weights').model;
+    await page.selectOption('#model', model);
+    const loaded = await waitForLab(page, (s) => s.model === model && s.origin.kind === 'loaded');
+    for (const c of cases.filter((c) => c.kind === 'weights')) {
+      await page.setInputFiles('#upload-weights', file(c.file));
+      expectFault(await errorAbout(page, c.file), c, /unchanged/);
+      assert.deepEqual((await labState(page)).origin, loaded.origin);
+    }
+    // The page goes on with what it had: MNIST, and the pretrained weights, which measure well.
+    await page.click('#evaluate');
+    await waitForMetrics(page, 60_000);
+    const measured = parseFloat(await page.$eval('#metrics', (t) => t.dataset.mse));
+    console.log(`  ${model} after the corpus: test MSE ${measured}`);
+    assert.ok(measured < 0.05, `the model was damaged: MSE ${measured}`);
+    const { state } = await trainBriefly(page, { model: 'ffnn', size: 200, batch: 20, epochs: 1 });
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 /// The 28×28 images of a canvas drawn by `draw::image_grid` (`scale` px a pixel, 2 px gaps), row by row.
 async function canvasImages(page, id, cols, scale) {
   return page.$eval(id, (c, [cols, scale]) => {

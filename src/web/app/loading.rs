@@ -27,6 +27,7 @@ impl App {
             self.load_pretrained(true),
             Effect::LoadRecords(self.dataset.clone()),
             Effect::LoadData(self.dataset.clone()),
+            Effect::ListKept,
         ]
     }
 
@@ -69,6 +70,11 @@ impl App {
             }
             // Nothing lost: the dataset shown before (if any) stays.
             Err(message) => match self.previous_data.take() {
+                None => {
+                    let message = format!("{}: {message}", self.dataset.name);
+                    self.data = DataState::Failed(message.clone());
+                    return self.error(message);
+                }
                 Some((dataset, data)) => {
                     let failed = std::mem::replace(&mut self.dataset, dataset);
                     self.data = DataState::Loaded(data);
@@ -77,10 +83,6 @@ impl App {
                         "{}: {message} — {} stays loaded",
                         failed.name, self.dataset.name
                     ));
-                }
-                None => {
-                    self.data = DataState::Failed(message.clone());
-                    return self.error(message);
                 }
             },
         };
@@ -138,6 +140,7 @@ impl App {
         let (source, quiet) = match &origin {
             WeightsOrigin::Pretrained { url, quiet } => (url.clone(), *quiet),
             WeightsOrigin::Upload { name } => (name.clone(), false),
+            WeightsOrigin::Kept { .. } => ("kept in this browser".into(), false),
         };
         let (model, header) = match result {
             Ok(Some(loaded)) => loaded,
@@ -148,14 +151,24 @@ impl App {
             }
             Err(message) => return self.refuse_weights(&origin, &message),
         };
-        // A pretrained file asked for before a run started, or before another model was
-        // chosen, arrives too late to matter.
-        let stale = header.model.kind != self.model.config.kind;
-        if self.run.is_active() || stale {
-            return match quiet || stale {
+        if self.run.is_active() {
+            return match quiet {
                 true => Vec::new(),
                 false => self.refuse_weights(&origin, "a run is going: reset it first"),
             };
+        }
+        let mut effects = Vec::new();
+        if let WeightsOrigin::Kept { kind } = origin {
+            // Restoring another model's weights shows that model.
+            self.drop_from_offer(kind);
+            if kind != self.model.config.kind {
+                effects.extend(self.show_kind(kind));
+            }
+        }
+        // A pretrained file asked for before another model was chosen arrives too late to
+        // matter.
+        if header.model.kind != self.model.config.kind {
+            return effects;
         }
         let shown = if self.backend.kind == BackendKind::WebGpu {
             let on_gpu = model.clone().fork(&self.backend.device);
@@ -187,6 +200,10 @@ impl App {
                 format!("loaded pretrained {} weights", header.model.kind)
             }
             WeightsOrigin::Upload { name } => format!("loaded weights from {name}"),
+            WeightsOrigin::Kept { kind } => format!(
+                "restored the {kind} weights kept in this browser ({} epochs)",
+                header.epochs
+            ),
         };
         self.status = if header.dataset == self.dataset.id {
             Status::Info(loaded)
@@ -196,16 +213,35 @@ impl App {
                 header.dataset, self.dataset.id
             ))
         };
-        self.warm_up().into_iter().collect()
+        effects.extend(self.warm_up());
+        effects
     }
 
     fn refuse_weights(&mut self, origin: &WeightsOrigin, message: &str) -> Vec<Effect> {
-        self.error(match origin {
-            WeightsOrigin::Pretrained { url, .. } => format!("{url}: {message}"),
-            WeightsOrigin::Upload { name } => {
-                format!("{name}: {message} — the current model is unchanged")
+        match origin {
+            WeightsOrigin::Pretrained { url, .. } => self.error(format!("{url}: {message}")),
+            WeightsOrigin::Upload { name } => self.error(format!(
+                "{name}: {message} — the current model is unchanged"
+            )),
+            WeightsOrigin::Kept { kind } => {
+                let kind = *kind;
+                self.drop_from_offer(kind);
+                self.error(format!(
+                    "the {kind} weights kept in this browser are damaged ({message}); they were discarded"
+                ));
+                vec![Effect::ForgetKept(vec![kind])]
             }
-        })
+        }
+    }
+
+    /// Shows a fresh `kind` model in place of the shown one (which goes on the shelf unless
+    /// fresh), for weights of that kind about to arrive.
+    fn show_kind(&mut self, kind: ModelKind) -> Vec<Effect> {
+        self.take_from_shelf(kind);
+        self.shelve_shown();
+        self.fresh_model(kind);
+        self.batch_size = kind.default_batch_size();
+        vec![Effect::SuggestBatchSize(self.batch_size)]
     }
 
     /// Shows a model of `kind`: the weights it had this session if it is on the shelf and

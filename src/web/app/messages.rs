@@ -23,6 +23,10 @@ pub enum WeightsOrigin {
     Upload {
         name: String,
     },
+    /// The entry an earlier visit kept in this browser.
+    Kept {
+        kind: ModelKind,
+    },
 }
 
 /// What one page training frame did (see `page_run`).
@@ -89,6 +93,14 @@ pub enum Msg {
     Evaluated(Result<Metrics, String>),
     /// An effect failed; the message goes to the status line.
     Failed(String),
+    /// What an earlier visit kept in this browser; `discarded`: why each damaged entry was
+    /// thrown away.
+    KeptFound {
+        kept: Vec<super::Kept>,
+        discarded: Vec<String>,
+    },
+    /// The browser refused to keep a run's weights.
+    NotKept(String),
     // What the person does.
     ChooseDataset(String),
     ChooseModel(ModelKind),
@@ -109,6 +121,8 @@ pub enum Msg {
     LoadPretrained(Option<String>),
     Evaluate,
     Download,
+    RestoreKept(ModelKind),
+    ForgetKept,
 }
 
 /// What `runtime` does for the controller.
@@ -190,4 +204,14 @@ pub enum Effect {
         header: WeightsHeader,
     },
     SuggestBatchSize(usize),
+    /// Read what earlier visits kept in this browser (and discard damaged entries).
+    ListKept,
+    /// Keep `model` in this browser, in place of the entry of its kind.
+    KeepWeights {
+        model: Model,
+        header: WeightsHeader,
+    },
+    /// Read the kept weights of a model, for [`Msg::WeightsLoaded`].
+    ReadKept(ModelKind),
+    ForgetKept(Vec<ModelKind>),
 }

@@ -297,19 +297,28 @@ impl App {
         let due = run.model_due(new_epoch, now);
         let worker_weights = run.worker_weights.take().filter(|_| due);
         let origin = Origin::Training { epochs };
-        if let Some(model) = page_model.filter(|_| due) {
+        let updated = if let Some(model) = page_model.filter(|_| due) {
             self.set_model(model, origin);
+            true
         } else if let Some(weights) = worker_weights {
             if !self.show_worker_weights(weights, origin, step) {
                 return self.finish(now, Some(WEIGHTS_MISFIT.into()));
             }
+            true
         } else {
             self.model.origin = origin;
+            false
+        };
+        // Each epoch's weights are kept in the browser: a reload or a closed tab loses at
+        // most the epoch under way.
+        let mut effects = Vec::new();
+        if new_epoch && updated {
+            effects.push(self.keep_shown(epochs));
         }
         if finished {
-            return self.finish(now, None);
+            effects.extend(self.finish(now, None));
         }
-        Vec::new()
+        effects
     }
 
     /// Ends the active run, with `error` if it stopped early; a finished run is measured on

@@ -7,6 +7,7 @@ mod compare;
 mod generate;
 mod grid;
 mod interpolation;
+mod kept;
 mod latent_map;
 mod metrics;
 mod sketch;
@@ -44,6 +45,7 @@ pub fn all() -> Views {
             Box::new(chart::Chart::default()),
         ),
         (Changes::METRICS, Box::new(metrics::MetricsTable)),
+        (Changes::KEPT, Box::new(kept::KeptOffer)),
         (
             Changes::MODEL | Changes::DATA | Changes::LATENT,
             Box::new(latent_map::LatentMap::default()),

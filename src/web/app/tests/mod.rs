@@ -136,8 +136,12 @@ fn a_page_run_starts_pauses_resumes_and_finishes_with_an_evaluation() {
         [Effect::NextFrame(1)]
     ));
     assert!(app.update(Msg::Frame(1), 5016.0).len() == 1);
+    // An epoch ended: its weights are kept in the browser.
     let effects = app.update(advanced(1, progress(8, 1, 2)), 5030.0);
-    assert!(matches!(effects[..], [Effect::NextFrame(1)]));
+    assert!(
+        matches!(&effects[..], [Effect::KeepWeights { header, .. }, Effect::NextFrame(1)] if header.epochs == 1),
+        "{effects:?}"
+    );
     assert_eq!(app.curves.validation, [(1.0, 0.06)]);
     assert!(
         app.take_changes()
@@ -149,7 +153,11 @@ fn a_page_run_starts_pauses_resumes_and_finishes_with_an_evaluation() {
     assert!(
         matches!(
             effects[..],
-            [Effect::StopPageRun, Effect::Evaluate { count: 40, .. }]
+            [
+                Effect::KeepWeights { .. },
+                Effect::StopPageRun,
+                Effect::Evaluate { count: 40, .. }
+            ]
         ),
         "{effects:?}"
     );
@@ -307,6 +315,7 @@ fn the_grid_takes_two_digits_of_each_class_in_rows() {
 }
 
 mod devices;
+mod kept;
 mod worker;
 
 #[test]

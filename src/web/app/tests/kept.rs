@@ -1,0 +1,223 @@
+//! Weights kept in the browser: kept at each epoch's end, offered on the next visit,
+//! restored (switching model), and discarded when damaged.
+
+use super::*;
+
+fn kept(kind: ModelKind, epochs: usize) -> Kept {
+    Kept {
+        kind,
+        epochs,
+        dataset: "mnist".into(),
+        saved_ms: 1.7e12,
+    }
+}
+
+fn header(kind: ModelKind, epochs: usize) -> WeightsHeader {
+    WeightsHeader {
+        model: ModelConfig::new(kind),
+        epochs,
+        precision: Default::default(),
+        dataset: "mnist".into(),
+    }
+}
+
+fn restored(kind: ModelKind, result: Result<Option<(Model, WeightsHeader)>, String>) -> Msg {
+    Msg::WeightsLoaded {
+        origin: WeightsOrigin::Kept { kind },
+        result,
+    }
+}
+
+#[test]
+fn the_page_asks_for_kept_weights_once_the_catalog_is_read() {
+    let mut app = App::new(
+        backend(BackendKind::Cpu),
+        DeviceState::Cpu { unavailable: None },
+        Catalog::builtin().clone(),
+        ModelKind::Ffnn,
+    );
+    let effects = app.update(Msg::CatalogLoaded(Err("offline".into())), 0.0);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::ListKept)),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_worker_run_keeps_each_epochs_weights_with_their_header() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Worker(cpu_worker_ready()), 0.0);
+    app.update(Msg::Start(Ok(config(2))), 0.0);
+    let values = pollster::block_on(model().values()).unwrap();
+    let weights = |values: &Vec<f32>| FromWorker::Weights {
+        id: 1,
+        values: values.clone(),
+        reconstructions: vec![0.0; 20 * IMAGE_PIXELS],
+    };
+    // Within an epoch nothing is kept.
+    app.update(Msg::Worker(weights(&values)), 10.0);
+    let effects = app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(4, 0, 2),
+        }),
+        10.0,
+    );
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::KeepWeights { .. }))
+    );
+    // The end of the first epoch keeps the weights sent with it.
+    app.update(Msg::Worker(weights(&values)), 2000.0);
+    let effects = app.update(
+        Msg::Worker(FromWorker::Progress {
+            id: 1,
+            progress: progress(8, 1, 2),
+        }),
+        2000.0,
+    );
+    let [
+        Effect::KeepWeights {
+            model,
+            header: kept,
+        },
+    ] = &effects[..]
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(kept, &header(ModelKind::Ffnn, 1));
+    assert_eq!(pollster::block_on(model.values()).unwrap(), values);
+}
+
+#[test]
+fn kept_weights_are_offered_and_damaged_ones_reported() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.take_changes();
+    let discarded =
+        vec!["the deep weights kept in this browser are damaged (…); they were discarded".into()];
+    app.update(
+        Msg::KeptFound {
+            kept: vec![kept(ModelKind::Ffnn, 3), kept(ModelKind::Upsample, 20)],
+            discarded,
+        },
+        0.0,
+    );
+    assert_eq!(app.kept.len(), 2);
+    assert!(app.take_changes().intersects(Changes::KEPT));
+    assert!(
+        matches!(&app.status, Status::Warning(s) if s.contains("deep weights") && s.contains("discarded"))
+    );
+    // A kind that is not offered is not read.
+    assert!(app.update(Msg::RestoreKept(ModelKind::Vae), 0.0).is_empty());
+}
+
+#[test]
+fn restoring_another_models_weights_shows_that_model() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(
+        Msg::KeptFound {
+            kept: vec![kept(ModelKind::Upsample, 20)],
+            discarded: vec![],
+        },
+        0.0,
+    );
+    let effects = app.update(Msg::RestoreKept(ModelKind::Upsample), 0.0);
+    assert!(
+        matches!(effects[..], [Effect::ReadKept(ModelKind::Upsample)]),
+        "{effects:?}"
+    );
+    let upsample = ModelConfig::new(ModelKind::Upsample)
+        .init(&Device::flex())
+        .unwrap();
+    let effects = app.update(
+        restored(
+            ModelKind::Upsample,
+            Ok(Some((upsample, header(ModelKind::Upsample, 20)))),
+        ),
+        0.0,
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::SuggestBatchSize(20))),
+        "{effects:?}"
+    );
+    assert_eq!(app.model.config.kind, ModelKind::Upsample);
+    assert_eq!(
+        app.model.origin,
+        Origin::Loaded {
+            source: "kept in this browser".into(),
+            epochs: 20,
+            dataset: "mnist".into()
+        }
+    );
+    assert!(
+        matches!(&app.status, Status::Info(s) if s == "restored the upsample weights kept in this browser (20 epochs)")
+    );
+    // The offer is done with it.
+    assert!(app.kept.is_empty());
+}
+
+#[test]
+fn a_damaged_entry_is_discarded_with_a_message_and_the_model_stays() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(
+        Msg::KeptFound {
+            kept: vec![kept(ModelKind::Ffnn, 3)],
+            discarded: vec![],
+        },
+        0.0,
+    );
+    let before = app.model.origin.clone();
+    app.update(Msg::RestoreKept(ModelKind::Ffnn), 0.0);
+    let effects = app.update(
+        restored(
+            ModelKind::Ffnn,
+            Err("the weights file is corrupted (checksum mismatch)".into()),
+        ),
+        0.0,
+    );
+    assert!(
+        matches!(&effects[..], [Effect::ForgetKept(kinds)] if kinds == &[ModelKind::Ffnn]),
+        "{effects:?}"
+    );
+    assert!(
+        matches!(&app.status, Status::Error(s) if s.contains("ffnn weights kept in this browser are damaged (the weights file is corrupted"))
+    );
+    assert_eq!(app.model.origin, before);
+    assert!(app.kept.is_empty());
+}
+
+#[test]
+fn nothing_is_restored_during_a_run_and_forgetting_deletes_every_entry() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(
+        Msg::KeptFound {
+            kept: vec![kept(ModelKind::Ffnn, 3), kept(ModelKind::Deep, 1)],
+            discarded: vec![],
+        },
+        0.0,
+    );
+    app.update(Msg::Start(Ok(config(2))), 0.0);
+    assert!(
+        app.update(Msg::RestoreKept(ModelKind::Ffnn), 0.0)
+            .is_empty()
+    );
+    assert!(matches!(&app.status, Status::Error(s) if s.contains("a run is going")));
+    let effects = app.update(Msg::ForgetKept, 0.0);
+    assert!(
+        matches!(&effects[..], [Effect::ForgetKept(kinds)] if kinds == &[ModelKind::Ffnn, ModelKind::Deep]),
+        "{effects:?}"
+    );
+    assert!(app.kept.is_empty());
+}
+
+#[test]
+fn a_browser_that_cannot_keep_weights_says_so() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::NotKept("QuotaExceededError".into()), 0.0);
+    assert!(
+        matches!(&app.status, Status::Warning(s) if s.contains("QuotaExceededError") && s.contains("download"))
+    );
+}
