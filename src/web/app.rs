@@ -181,6 +181,8 @@ pub struct App {
     pub worker_webgpu: Option<String>,
     /// The worker's wasm memory in bytes, as last reported.
     pub worker_memory: Option<usize>,
+    /// When the worker last said anything (it says it is alive every second).
+    worker_heard_at: Option<f64>,
     worker_spawned: bool,
     pub catalog: Catalog,
     pub dataset: Dataset,
@@ -222,6 +224,10 @@ pub struct App {
     changes: Changes,
 }
 
+/// How long a ready worker may say nothing before the page takes it as gone (it says it is
+/// alive every second, and a step of its, which cannot be interrupted, takes well under one).
+pub const WORKER_SILENCE_MS: f64 = 15_000.0;
+
 /// The largest batch size the settings form takes.
 pub const MAX_BATCH_SIZE: usize = 1000;
 
@@ -261,6 +267,7 @@ impl App {
             worker: WorkerState::Starting,
             worker_webgpu: None,
             worker_memory: None,
+            worker_heard_at: None,
             worker_spawned: false,
             dataset: catalog.default_dataset().clone(),
             catalog,
@@ -311,7 +318,10 @@ impl App {
             Msg::DataUploaded(result) => self.on_upload(result),
             Msg::WeightsLoaded { origin, result } => self.on_weights(origin, result),
             Msg::RecordsLoaded { dataset, result } => self.on_records(&dataset, result),
-            Msg::Worker(message) => self.on_worker(message, now),
+            Msg::Worker(message) => {
+                self.worker_heard_at = Some(now);
+                self.on_worker(message, now)
+            }
             Msg::WorkerBroken(reason) => self.on_worker_broken(reason, now),
             Msg::DeviceLost(reason) => self.on_device_lost(reason),
             Msg::WebGpuStarted(backend) => {
@@ -413,6 +423,15 @@ impl App {
                 "no pretrained '{name}' weights for {kind} on this site"
             )),
         }
+    }
+
+    /// Whether the training worker, once ready, has said nothing for [`WORKER_SILENCE_MS`]
+    /// (it crashed, or was closed): the runtime then reports it broken.
+    pub fn worker_silent(&self, now: f64) -> bool {
+        self.worker == WorkerState::Ready
+            && self
+                .worker_heard_at
+                .is_some_and(|heard| now - heard > WORKER_SILENCE_MS)
     }
 
     /// Whether the training worker takes runs on `backend`: it is up, and on WebGPU it

@@ -82,6 +82,16 @@ pub async fn yield_task() {
     .await
 }
 
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    called_back(|resolve| {
+        window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(resolve, ms)
+            .expect("setTimeout");
+    })
+    .await
+}
+
 /// Adds a `width × height` canvas with `id` to the page (tests build their own elements).
 #[cfg(test)]
 pub fn add_canvas(id: &str, width: u32, height: u32) -> web_sys::HtmlCanvasElement {

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use super::app::{App, DataState, Origin, Status, WorkerState};
+use super::app::{App, DataState, Kept, Origin, Status, WorkerState};
 use super::device::{CopyOf, DeviceState};
+use super::run::RunState;
 use crate::model::ModelKind;
 
 #[derive(Serialize)]
@@ -30,12 +31,16 @@ pub struct LabState {
     /// "idle", "training", "paused", "done" or "error".
     run: &'static str,
     training: bool,
+    /// The run's training step, as last reported (0 before a run).
+    step: usize,
     status: Status,
     train_curve: Vec<(f64, f64)>,
     validation_curve: Vec<(f64, f64)>,
     /// The page's and the worker's wasm memory, in bytes (the worker's as last reported).
     page_memory_bytes: usize,
     worker_memory_bytes: Option<usize>,
+    /// The weights an earlier visit kept in this browser, as offered.
+    kept: Vec<Kept>,
 }
 
 pub fn of(app: &App) -> LabState {
@@ -67,10 +72,18 @@ pub fn of(app: &App) -> LabState {
         epochs_trained: app.model.origin.epochs(),
         run: app.run.name(),
         training: app.run.is_active(),
+        step: match &app.run {
+            RunState::Idle => 0,
+            RunState::Running(run) | RunState::Paused(run) => {
+                run.latest.as_ref().map_or(0, |p| p.step)
+            }
+            RunState::Finished(ended) => ended.progress.step,
+        },
         status: app.status.clone(),
         train_curve: app.curves.train.clone(),
         validation_curve: app.curves.validation.clone(),
         page_memory_bytes: super::memory_bytes(),
         worker_memory_bytes: app.worker_memory,
+        kept: app.kept.clone(),
     }
 }

@@ -15,6 +15,9 @@ use crate::metrics::Metrics;
 use crate::model::{ModelConfig, ModelKind};
 use crate::training::{Progress, TrainConfig};
 
+/// How often the worker says it is alive ([`FromWorker::Alive`]), in milliseconds.
+pub const HEARTBEAT_MS: i32 = 1000;
+
 /// What a set of images sent to the worker is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
@@ -80,9 +83,10 @@ pub enum FromWorker {
     GpuLost { reason: String, step: Option<usize> },
     /// Where run `id` is, after each read-back.
     Progress { id: u64, progress: Progress },
-    /// The worker's wasm memory, in bytes (sent with each progress report: a long session's
-    /// growth shows in it).
-    Memory { bytes: usize },
+    /// The worker is alive: sent every [`HEARTBEAT_MS`] (and before each progress report),
+    /// with its wasm memory in bytes (a long session's growth shows in it). A worker that
+    /// says nothing for long is taken as gone.
+    Alive { memory_bytes: usize },
     /// Run `id`'s weights (in `Model::values` order) and their reconstructions of the grid's
     /// digits (N×784 in [0, 1]); sent before the [`FromWorker::Progress`] they belong to.
     Weights {

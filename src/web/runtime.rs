@@ -58,8 +58,28 @@ pub async fn start() {
     ui::wire(dispatch);
     views::install(mark_changed);
     request_render();
+    spawn_local(watch_worker());
     let catalog = data_io::load_catalog().await;
     dispatch(Msg::CatalogLoaded(catalog));
+}
+
+/// Reports the training worker broken once it has been silent too long (see
+/// `App::worker_silent`): a worker that crashed or was closed sends no error event.
+async fn watch_worker() {
+    const EVERY_MS: i32 = 1000;
+    let mut last = dom::now();
+    loop {
+        dom::sleep(EVERY_MS).await;
+        let now = dom::now();
+        // A long gap means the page itself was asleep (a frozen tab): the worker's messages
+        // queued meanwhile get a second to arrive before its silence counts.
+        let awake = now - last < 3.0 * EVERY_MS as f64;
+        last = now;
+        if awake && with_app(|app| app.worker_silent(now)) == Some(true) {
+            let seconds = crate::web::app::WORKER_SILENCE_MS / 1000.0;
+            dispatch(Msg::WorkerBroken(format!("it said nothing for {seconds} s")));
+        }
+    }
 }
 
 fn on_device_lost(reason: String) {
@@ -152,6 +172,7 @@ fn perform(effect: Effect) {
         Effect::PauseWorker(id) => worker_client::send(ToWorker::Pause { id }),
         Effect::ResumeWorker(id) => worker_client::send(ToWorker::Resume { id }),
         Effect::StopWorker => worker_client::send(ToWorker::Stop),
+        Effect::CloseWorker => worker_client::close(),
         Effect::WarmUpWorker { kind, batch_size } => {
             worker_client::send(ToWorker::WarmUp { kind, batch_size })
         }

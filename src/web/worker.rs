@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::device::BackendKind;
-use super::protocol::{FromWorker, Role, ToWorker, envelope};
+use super::protocol::{FromWorker, HEARTBEAT_MS, Role, ToWorker, envelope};
 use super::run::MODEL_REFRESH_MS;
 use super::webgpu;
 use crate::data::{Corruption, IMAGE_PIXELS, ImageSet, Perturbation};
@@ -88,7 +88,18 @@ pub fn training_worker() {
             Err(reason) => Err(reason),
         };
         send(FromWorker::Ready { webgpu });
+        // The heartbeat, between (never during) the worker's own tasks.
+        loop {
+            sleep(HEARTBEAT_MS).await;
+            send(alive());
+        }
     });
+}
+
+fn alive() -> FromWorker {
+    FromWorker::Alive {
+        memory_bytes: super::memory_bytes(),
+    }
 }
 
 fn on_gpu_lost(reason: String) {
@@ -281,9 +292,7 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet, mut on_gpu: bool) 
             return send(FromWorker::Failed { id, message });
         }
         // The memory first: the page reads it when the progress arrives.
-        send(FromWorker::Memory {
-            bytes: super::memory_bytes(),
-        });
+        send(alive());
         send(FromWorker::Progress { id, progress });
         if trainer.is_finished() {
             return;

@@ -69,6 +69,17 @@ pub fn spawn(dispatch: fn(Msg)) -> Result<(), String> {
     Ok(())
 }
 
+/// Terminates the worker: whatever it still does, and what waits to be posted to it, is
+/// dropped.
+pub fn close() {
+    if let Some(worker) = WORKER.take() {
+        worker.set_onmessage(None);
+        worker.set_onerror(None);
+        worker.terminate();
+    }
+    OUTBOX.with_borrow_mut(VecDeque::clear);
+}
+
 /// The URL of the wasm-bindgen glue module (trunk links it with `modulepreload`).
 fn glue_url() -> Option<String> {
     let link = super::dom::document()

@@ -139,6 +139,9 @@ async function trainBriefly(page, { model = 'ffnn', size = 512, batch = 32, epoc
   await page.fill('#train-size', String(size));
   await page.fill('#batch-size', String(batch));
   await page.fill('#epochs', String(epochs));
+  // The progress bar's state is the last run's until the page draws again: mark it, so that
+  // a last run's "done" or "error" is not read as this one's.
+  await page.$eval('#progress', (p) => { p.dataset.state = 'starting'; });
   await page.evaluate(() => { window.__trainingStart = performance.now(); });
   await page.click('#start');
   const losses = [];
@@ -192,6 +195,21 @@ async function gridSpread(page) {
     return Math.sqrt(sq / n - mean * mean);
   });
 }
+
+/// Holds the page's animation frames, as a tab in the background does (`__holdFrames(true)`),
+/// and runs those asked for meanwhile when released.
+const HOLD_FRAMES = () => {
+  const queue = [];
+  let held = false;
+  const request = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (callback) => (held ? (queue.push(callback), 0) : request(callback));
+  window.__holdFrames = (hold) => {
+    held = hold;
+    if (!hold) for (const callback of queue.splice(0)) request(callback);
+  };
+};
+
+const steps = (state) => state.step;
 
 const mse = (a, b) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length;
 
@@ -395,9 +413,12 @@ test('CPU path: without WebGPU the lab trains in a worker and the page stays res
   }
 });
 
-test('CPU path without a worker (worker.js missing): the page trains on its main thread', { timeout: 180_000 }, async () => {
+test('CPU path without a worker (worker.js missing): the page trains on its main thread, and waits while the tab is in the background', { timeout: 180_000 }, async () => {
   const { browser, page, errors } = await openLab(CPU_ARGS, {
-    route: (page) => page.route('**/worker.js', (route) => route.fulfill({ status: 404, body: 'not found' })),
+    route: async (page) => {
+      await page.addInitScript(HOLD_FRAMES);
+      await page.route('**/worker.js', (route) => route.fulfill({ status: 404, body: 'not found' }));
+    },
   });
   try {
     await waitForLab(page, dataLoaded);
@@ -408,6 +429,18 @@ test('CPU path without a worker (worker.js missing): the page trains on its main
     assert.equal(state.state, 'done', JSON.stringify(state));
     assert.ok(losses.at(-1) < losses[0] * 0.9, `loss did not fall: ${losses}`);
     assert.ok(await gridSpread(page) > 10, 'reconstruction grid is blank');
+    // In the background (no animation frames) the page's run waits, and goes on after.
+    await page.click('#start');
+    await waitForLab(page, (s) => s.run === 'training' && steps(s) > 3);
+    await page.evaluate(() => window.__holdFrames(true));
+    await page.waitForTimeout(500); // a frame under way finishes
+    const held = steps(await labState(page));
+    await page.waitForTimeout(2500);
+    const waiting = await labState(page);
+    assert.deepEqual([waiting.run, steps(waiting)], ['training', held], 'no step without frames');
+    await page.evaluate(() => window.__holdFrames(false));
+    const done = await waitForLab(page, (s) => s.run === 'done', 120_000);
+    assert.ok(steps(done) > held && done.validation_curve.length === 2, JSON.stringify(done.validation_curve));
     // The failed worker script is the only error: the page said nothing else went wrong.
     assert.ok(errors.every((e) => /404|worker/i.test(e)), JSON.stringify(errors));
   } finally {
@@ -796,6 +829,165 @@ test('Malformed input: every file of the corpus, fetched or uploaded, is named w
     assert.ok(measured < 0.05, `the model was damaged: MSE ${measured}`);
     const { state } = await trainBriefly(page, { model: 'ffnn', size: 200, batch: 20, epochs: 1 });
     assert.equal(state.state, 'done', JSON.stringify(state));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/// The lab's IndexedDB entries of kept weights: model name → size of its weights file.
+const keptInBrowser = (page) => page.evaluate(() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('mnist-ae');
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    const all = {};
+    const store = db.transaction('weights').objectStore('weights');
+    store.openCursor().onsuccess = (e) => {
+      const cursor = e.target.result;
+      if (!cursor) { db.close(); resolve(all); return; }
+      all[cursor.key] = cursor.value?.bytes?.length ?? null;
+      cursor.continue();
+    };
+  };
+}));
+
+/// Measures the shown model on the test set ("Evaluate on test set"); returns its MSE.
+async function measure(page) {
+  await page.$eval('#metrics', (t) => t.removeAttribute('data-mse'));
+  await page.click('#evaluate');
+  await waitForMetrics(page, 60_000);
+  return page.$eval('#metrics', (t) => t.dataset.mse);
+}
+
+test('Weights kept across visits: each epoch is kept in IndexedDB, the next visit offers it, a damaged entry is discarded', { timeout: 240_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS);
+  try {
+    await waitForLab(page, (s) => s.data_loaded && s.worker === 'ready' && s.origin.kind === 'loaded');
+    assert.equal(await page.isVisible('#kept'), false, 'a first visit has nothing to offer');
+    const { state } = await trainBriefly(page, { model: 'ffnn', size: 400, batch: 20, epochs: 2 });
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    await waitForMetrics(page); // the run's own measurement first
+    const trainedMse = await measure(page);
+    let stored = {};
+    for (const until = Date.now() + 10_000; !stored.ffnn && Date.now() < until;) {
+      stored = await keptInBrowser(page); // the last epoch's write may still be under way
+    }
+    console.log(`  kept after 2 epochs: ${JSON.stringify(stored)}`);
+    assert.ok(stored.ffnn > 200_000, JSON.stringify(stored));
+
+    // The next visit offers them; restoring them (from another model) shows ffnn's 2 epochs.
+    await page.reload();
+    const offered = await waitForLab(page, (s) => s.data_loaded && s.kept.length > 0 && s.origin.kind === 'loaded');
+    assert.deepEqual(offered.kept.map((k) => [k.kind, k.epochs, k.dataset]), [['ffnn', 2, 'mnist']]);
+    const button = page.locator('#kept-list button[data-model=ffnn]');
+    assert.match(await button.textContent(), /^Restore ffnn \(2 epochs on MNIST, /);
+    await page.selectOption('#model', 'upsample');
+    await waitForLab(page, (s) => s.model === 'upsample' && s.origin.kind === 'loaded');
+    await button.click();
+    const restored = await waitForLab(page, (s) => s.model === 'ffnn' && s.origin.source === 'kept in this browser');
+    assert.equal(restored.epochs_trained, 2);
+    await page.waitForSelector('#kept', { state: 'hidden' }); // the offer is done with
+    assert.equal(await page.$eval('#model', (m) => m.value), 'ffnn');
+    assert.equal(await measure(page), trainedMse, 'the restored weights measure as the trained ones did');
+
+    // A flipped byte in ffnn's entry and an entry that is no weights file at all: both are
+    // discarded on the next visit, with a message, and nothing is offered.
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('mnist-ae');
+      open.onsuccess = () => {
+        const tx = open.result.transaction('weights', 'readwrite');
+        const store = tx.objectStore('weights');
+        store.get('ffnn').onsuccess = (e) => {
+          const entry = e.target.result;
+          entry.bytes[entry.bytes.length - 100] ^= 0x40;
+          store.put(entry, 'ffnn');
+          store.put({ saved: Date.now(), bytes: 'not a weights file' }, 'deep');
+        };
+        tx.oncomplete = () => { open.result.close(); resolve(); };
+        tx.onerror = () => reject(tx.error);
+      };
+    }));
+    await page.reload();
+    const after = await waitForLab(page, (s) => s.status.kind === 'warning' && /discarded/.test(s.status.text));
+    console.log(`  ${after.status.text}`);
+    assert.match(after.status.text, /the deep weights kept in this browser are damaged \(it holds no weights file\)/);
+    assert.match(after.status.text, /the ffnn weights kept in this browser are damaged \(the weights file is corrupted \(checksum mismatch\)\)/);
+    assert.deepEqual(after.kept, []);
+    assert.deepEqual(await keptInBrowser(page), {});
+    await page.waitForSelector('#kept', { state: 'hidden' });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+
+test('Long sessions: a run survives a background tab; Reset mid-epoch, a model switch mid-run and a closed worker are clean', { timeout: 300_000 }, async () => {
+  const { browser, page, errors } = await openLab(CPU_ARGS, { route: (page) => page.addInitScript(HOLD_FRAMES) });
+  const settings = async (size, epochs) => {
+    await page.fill('#train-size', String(size));
+    await page.fill('#batch-size', '20');
+    await page.fill('#epochs', String(epochs));
+  };
+  try {
+    await waitForLab(page, (s) => s.data_loaded && s.worker === 'ready' && s.origin.kind === 'loaded');
+    await page.selectOption('#model', 'ffnn');
+    await waitForLab(page, (s) => s.model === 'ffnn' && s.origin.kind === 'loaded');
+    // 1. In the background (no animation frames) the worker trains on; nothing is drawn
+    //    until the tab is back, and then the run is drawn where it is.
+    await settings(8000, 2); // 800 steps: 15–20 s
+    await page.click('#start');
+    await waitForLab(page, (s) => s.run === 'training' && steps(s) > 3);
+    await page.evaluate(() => window.__holdFrames(true));
+    await page.waitForTimeout(300); // a frame asked for before the hold still comes
+    const drawn = await page.$eval('#progress', (p) => p.dataset.step);
+    const before = steps(await labState(page));
+    await page.waitForTimeout(3000);
+    const during = await labState(page);
+    assert.equal(await page.$eval('#progress', (p) => p.dataset.step), drawn, 'drawn without frames');
+    assert.ok(steps(during) > before, `the worker trained on in the background: ${before} → ${steps(during)}`);
+    console.log(`  background tab: ${steps(during) - before} steps reported in 3 s without a frame`);
+    await page.evaluate(() => window.__holdFrames(false));
+    const done = await waitForLab(page, (s) => s.run === 'done', 120_000);
+    await page.waitForFunction(() => document.querySelector('#progress').dataset.state === 'done');
+    assert.equal(done.validation_curve.length, 2);
+
+    // 2. A model chosen during a run (the selector is disabled; a script's change event
+    //    stands in for a race) is refused: the run goes on with its model.
+    await settings(8000, 3); // 400 steps an epoch: Reset comes well inside the first
+    await page.click('#start');
+    await waitForLab(page, (s) => s.run === 'training' && steps(s) > 3);
+    await page.$eval('#model', (m) => { m.disabled = false; m.value = 'deep'; m.dispatchEvent(new Event('change')); });
+    await page.waitForFunction(() => document.querySelector('#model').value === 'ffnn');
+    let state = await labState(page);
+    assert.deepEqual([state.model, state.run], ['ffnn', 'training']);
+
+    // 3. Reset in the middle of the first epoch: the run stops, and no late report of it
+    //    changes anything afterwards (the curves are the pretrained weights' run's again).
+    assert.equal((await labState(page)).validation_curve.length, 0, 'still in the first epoch');
+    await page.click('#reset');
+    await waitForLab(page, (s) => s.run === 'idle' && s.origin.kind === 'loaded');
+    await page.waitForTimeout(1500);
+    state = await labState(page);
+    assert.deepEqual([state.run, steps(state), state.validation_curve.length], ['idle', 0, 20]);
+    assert.equal(await page.$eval('#progress', (p) => p.dataset.state), 'idle');
+
+    // 4. The worker closed under a run (as a crash would, with no error event): the run
+    //    ends with a message once the worker has been silent for 15 s, and the next run
+    //    trains on the page.
+    await settings(8000, 2);
+    await page.click('#start');
+    await waitForLab(page, (s) => s.run === 'training' && steps(s) > 3);
+    const worker = page.workers().find((w) => /worker\.js/.test(w.url()));
+    assert.ok(worker, `no training worker among ${page.workers().map((w) => w.url())}`);
+    await worker.evaluate(() => self.close());
+    const broken = await waitForLab(page, (s) => s.worker === 'broken', 30_000);
+    console.log(`  worker closed: ${broken.status.text}`);
+    assert.equal(broken.run, 'error');
+    assert.match(broken.status.text, /the training worker stopped: it said nothing for 15 s/);
+    const { state: onPage } = await trainBriefly(page, { model: 'ffnn', size: 200, batch: 20, epochs: 1 });
+    assert.equal(onPage.state, 'done', JSON.stringify(onPage));
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

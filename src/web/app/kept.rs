@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{App, Changes, Effect, Status};
 use crate::model::ModelKind;
+use crate::web::device::BackendKind;
 
 /// What an earlier visit kept of one model, as offered.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -49,18 +50,24 @@ impl App {
         vec![Effect::ForgetKept(kinds)]
     }
 
-    /// The end of an epoch of a run: keep the weights it shows now.
+    /// The end of an epoch of a run: keep the weights it shows now. On WebGPU, their CPU
+    /// copy (made at each epoch's end): no read from the GPU, which may be lost meanwhile.
     pub(super) fn keep_shown(&self, epochs: usize) -> Effect {
         let mut header = self.shown_header();
         header.epochs = epochs;
-        Effect::KeepWeights {
-            model: self.model.model.clone(),
-            header,
-        }
+        let model = match &self.cpu_copy {
+            Some(copy) if self.backend.kind == BackendKind::WebGpu => copy.model.clone(),
+            _ => self.model.model.clone(),
+        };
+        Effect::KeepWeights { model, header }
     }
 
-    /// The browser refused to keep weights (storage full, or off in a private window).
+    /// The browser refused to keep weights (storage full, or off in a private window); an
+    /// error already on the status line stays.
     pub(super) fn on_not_kept(&mut self, reason: String) -> Vec<Effect> {
+        if let Status::Error(_) = self.status {
+            return Vec::new();
+        }
         self.status = Status::Warning(format!(
             "the trained weights could not be kept in this browser ({reason}); download them to keep them"
         ));

@@ -10,6 +10,7 @@ use super::{
 use crate::data::{Catalog, Dataset, TrainTest};
 use crate::model::{Model, ModelKind};
 use crate::web::device::{BackendKind, Checkpoint, CopyOf};
+use crate::web::run::LossCurves;
 use crate::weights::WeightsHeader;
 
 impl App {
@@ -235,11 +236,15 @@ impl App {
     }
 
     /// Shows a fresh `kind` model in place of the shown one (which goes on the shelf unless
-    /// fresh), for weights of that kind about to arrive.
+    /// fresh), for weights of that kind about to arrive; the other model's curves and test
+    /// figures go.
     fn show_kind(&mut self, kind: ModelKind) -> Vec<Effect> {
         self.take_from_shelf(kind);
         self.shelve_shown();
         self.fresh_model(kind);
+        self.curves = LossCurves::default();
+        self.metrics = None;
+        self.changes |= Changes::CURVES | Changes::METRICS;
         self.batch_size = kind.default_batch_size();
         vec![Effect::SuggestBatchSize(self.batch_size)]
     }

@@ -149,6 +149,8 @@ pub enum Effect {
     PauseWorker(u64),
     ResumeWorker(u64),
     StopWorker,
+    /// The worker failed: it is terminated (later runs train on the page).
+    CloseWorker,
     StartPageRun {
         id: u64,
         config: TrainConfig,

@@ -213,8 +213,8 @@ impl App {
             }
             FromWorker::GpuLost { reason, step } => self.on_worker_gpu_lost(reason, step),
             FromWorker::Progress { id, progress } => self.on_progress(id, progress, None, now),
-            FromWorker::Memory { bytes } => {
-                self.worker_memory = Some(bytes);
+            FromWorker::Alive { memory_bytes } => {
+                self.worker_memory = Some(memory_bytes);
                 Vec::new()
             }
             FromWorker::Weights {
@@ -259,16 +259,21 @@ impl App {
 
     /// The worker failed: its run (if any) ends with the reason; later runs stay on the page.
     pub(super) fn on_worker_broken(&mut self, reason: String, now: f64) -> Vec<Effect> {
+        if let WorkerState::Broken { .. } = self.worker {
+            return Vec::new();
+        }
         self.worker = WorkerState::Broken {
             reason: reason.clone(),
         };
-        let mut effects = Vec::new();
+        // Whatever it still does (if anything) is of no use: it is closed.
+        let mut effects = vec![Effect::CloseWorker];
         if self
             .run
             .active()
             .is_some_and(|run| run.engine == Engine::Worker)
         {
-            effects = self.finish(now, Some(format!("the training worker stopped: {reason}")));
+            effects
+                .extend(self.finish(now, Some(format!("the training worker stopped: {reason}"))));
         }
         effects.extend(self.measure_on_the_page_instead());
         effects.extend(self.warm_up());

@@ -122,6 +122,7 @@ fn restoring_another_models_weights_shows_that_model() {
         },
         0.0,
     );
+    app.curves.validation = vec![(1.0, 0.03)]; // ffnn's, shown before
     let effects = app.update(Msg::RestoreKept(ModelKind::Upsample), 0.0);
     assert!(
         matches!(effects[..], [Effect::ReadKept(ModelKind::Upsample)]),
@@ -155,8 +156,9 @@ fn restoring_another_models_weights_shows_that_model() {
     assert!(
         matches!(&app.status, Status::Info(s) if s == "restored the upsample weights kept in this browser (20 epochs)")
     );
-    // The offer is done with it.
+    // The offer is done with it; ffnn's figures are not shown as upsample's.
     assert!(app.kept.is_empty());
+    assert_eq!((&app.metrics, app.curves.validation.len()), (&None, 0));
 }
 
 #[test]
@@ -220,4 +222,8 @@ fn a_browser_that_cannot_keep_weights_says_so() {
     assert!(
         matches!(&app.status, Status::Warning(s) if s.contains("QuotaExceededError") && s.contains("download"))
     );
+    // An error on the status line (e.g. a lost device) is not hidden by it.
+    app.update(Msg::Failed("WebGPU device lost".into()), 0.0);
+    app.update(Msg::NotKept("QuotaExceededError".into()), 0.0);
+    assert_eq!(app.status, Status::Error("WebGPU device lost".into()));
 }

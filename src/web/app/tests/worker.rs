@@ -126,6 +126,29 @@ fn a_measurement_the_worker_cannot_finish_goes_on_on_the_page() {
 }
 
 #[test]
+fn a_worker_silent_for_too_long_is_taken_as_gone() {
+    let mut app = ready_app(BackendKind::Cpu);
+    // Not yet ready (its module still compiling): silence is no sign.
+    assert!(!app.worker_silent(1e9));
+    app.update(Msg::Worker(cpu_worker_ready()), 1000.0);
+    app.update(
+        Msg::Worker(FromWorker::Alive {
+            memory_bytes: 1 << 20,
+        }),
+        5000.0,
+    );
+    assert_eq!(app.worker_memory, Some(1 << 20));
+    assert!(!app.worker_silent(5000.0 + WORKER_SILENCE_MS));
+    assert!(app.worker_silent(5001.0 + WORKER_SILENCE_MS));
+    // Once reported broken it is no longer watched.
+    app.update(
+        Msg::WorkerBroken("it said nothing for 15 s".into()),
+        30_000.0,
+    );
+    assert!(!app.worker_silent(1e9));
+}
+
+#[test]
 fn a_broken_worker_ends_its_run_and_later_runs_train_on_the_page() {
     let mut app = ready_app(BackendKind::Cpu);
     app.update(Msg::Worker(cpu_worker_ready()), 0.0);
@@ -139,10 +162,15 @@ fn a_broken_worker_ends_its_run_and_later_runs_train_on_the_page() {
         app.status,
         Status::Error("the training worker stopped: worker.js could not be loaded".into())
     );
-    // The page now warms up its own engine and trains there.
+    // The worker is closed; the page now warms up its own engine and trains there.
     assert!(
-        matches!(effects[..], [Effect::WarmUp { .. }]),
+        matches!(effects[..], [Effect::CloseWorker, Effect::WarmUp { .. }]),
         "{effects:?}"
+    );
+    // A second report of the same failure changes nothing.
+    assert!(
+        app.update(Msg::WorkerBroken("again".into()), 15.0)
+            .is_empty()
     );
     let effects = app.update(Msg::Start(Ok(config(1))), 20.0);
     assert!(matches!(
