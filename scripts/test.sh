@@ -62,7 +62,7 @@ CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_WEBDRIVER_JSON="$repo/tests
 step "the release page (built in the background)"
 await page
 step "browser end-to-end tests"
-(cd tests/e2e && node --test --test-concurrency=1 lab.test.mjs)
+(cd tests/e2e && node --test --test-concurrency=1 lab.test.mjs views.test.mjs hardening.test.mjs)
 step "the speed benchmark's smoke run (scripts/bench.sh --smoke: every path and peer, ffnn, 2 s windows)"
 scripts/bench.sh --smoke --out "$logs/bench-smoke.json"
 step "all tests passed in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s (screenshots: tests/e2e/artifacts/lab-after-training.png, lab-pretrained-sketch.png)"

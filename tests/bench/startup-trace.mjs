@@ -25,7 +25,7 @@ const { values: options } = parseArgs({
 });
 const DIST = path.resolve(options.dist);
 const LONG_TASK_US = 50_000;
-// The e2e tests' flags (tests/e2e/lab.test.mjs): WebGPU on SwiftShader, or none.
+// The e2e tests' flags (tests/e2e/harness.mjs): WebGPU on SwiftShader, or none.
 const ARGS = {
   webgpu: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
     '--use-angle=swiftshader', '--disable-quic'],

@@ -6,7 +6,7 @@
 //
 //   node tests/e2e/soak.mjs [EPOCHS=100] [ROUND=10] [webgpu|cpu ...]    (needs dist/: trunk build)
 //
-// The e2e suite runs a short version (lab.test.mjs, "Memory") and asserts growth under 10 %.
+// The e2e suite runs a short version (hardening.test.mjs, "Memory") and asserts growth under 10 %.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
