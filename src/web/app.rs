@@ -353,7 +353,7 @@ impl App {
                 model: self.model.model.clone(),
                 header: self.shown_header(),
             }],
-            Msg::KeptFound { kept, discarded } => self.on_kept_found(kept, discarded),
+            Msg::KeptFound(found) => self.on_kept_found(found),
             Msg::NotKept(reason) => self.on_not_kept(reason),
             Msg::RestoreKept(kind) => self.restore_kept(kind),
             Msg::ForgetKept => self.forget_kept(),

@@ -286,14 +286,7 @@ async fn perform_waiting(effect: Effect) {
                 dispatch(Msg::Failed(message));
             }
         }
-        Effect::ListKept => match kept_weights::list().await {
-            Ok((kept, discarded)) => dispatch(Msg::KeptFound { kept, discarded }),
-            // No storage (e.g. turned off): nothing to offer, and runs say so when they end.
-            Err(reason) => {
-                let warning = format!("weights kept in this browser are unavailable: {reason}");
-                web_sys::console::warn_1(&warning.into());
-            }
-        },
+        Effect::ListKept => dispatch(Msg::KeptFound(kept_weights::list().await)),
         Effect::ReadKept(kind) => {
             let result = kept_weights::read(kind).await;
             let origin = WeightsOrigin::Kept { kind };

@@ -30,14 +30,19 @@ pub async fn read_upload(file: &web_sys::File, kind: ModelKind) -> Result<Option
     parse(&js_sys::Uint8Array::new(&buffer).to_vec(), kind).map(Some)
 }
 
-/// Saves `model` as `<kind>.bin` through the browser's download.
-pub async fn download(model: &Model, header: &WeightsHeader) -> Result<(), String> {
+/// `model` as a weights file with `header`.
+pub async fn to_bytes(model: &Model, header: &WeightsHeader) -> Result<Vec<u8>, String> {
     // Serialising reads the tensors synchronously: do it on a CPU copy.
     let model = model
         .copy_to(&device::cpu().device)
         .await
         .map_err(|e| format!("could not read the weights: {e}"))?;
-    let bytes = weights::to_bytes(&model, header).map_err(|e| e.to_string())?;
+    weights::to_bytes(&model, header).map_err(|e| e.to_string())
+}
+
+/// Saves `model` as `<kind>.bin` through the browser's download.
+pub async fn download(model: &Model, header: &WeightsHeader) -> Result<(), String> {
+    let bytes = to_bytes(model, header).await?;
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts)
         .map_err(|_| "could not package the weights")?;

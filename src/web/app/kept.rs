@@ -21,8 +21,21 @@ pub struct Kept {
 }
 
 impl App {
-    /// What an earlier visit kept; `discarded`: why each damaged entry was thrown away.
-    pub(super) fn on_kept_found(&mut self, kept: Vec<Kept>, discarded: Vec<String>) -> Vec<Effect> {
+    /// What an earlier visit kept, with why each damaged entry was thrown away; or why the
+    /// browser's storage could not be read (e.g. turned off: then nothing is offered).
+    pub(super) fn on_kept_found(
+        &mut self,
+        found: Result<(Vec<Kept>, Vec<String>), String>,
+    ) -> Vec<Effect> {
+        let (kept, discarded) = match found {
+            Ok(found) => found,
+            Err(reason) => (
+                Vec::new(),
+                vec![format!(
+                    "the weights kept in this browser could not be read ({reason})"
+                )],
+            ),
+        };
         self.kept = kept;
         self.changes |= Changes::KEPT;
         if !discarded.is_empty() {

@@ -206,7 +206,7 @@ impl App {
                 header.epochs
             ),
         };
-        self.status = if header.dataset == self.dataset.id {
+        let status = if header.dataset == self.dataset.id {
             Status::Info(loaded)
         } else {
             Status::Warning(format!(
@@ -214,6 +214,12 @@ impl App {
                 header.dataset, self.dataset.id
             ))
         };
+        // A file loaded unasked (at start, or with a model chosen) leaves a warning or an
+        // error in view, e.g. kept weights found damaged.
+        let routine = quiet && matches!(status, Status::Info(_));
+        if !routine || matches!(self.status, Status::Info(_)) {
+            self.status = status;
+        }
         effects.extend(self.warm_up());
         effects
     }

@@ -93,12 +93,9 @@ pub enum Msg {
     Evaluated(Result<Metrics, String>),
     /// An effect failed; the message goes to the status line.
     Failed(String),
-    /// What an earlier visit kept in this browser; `discarded`: why each damaged entry was
-    /// thrown away.
-    KeptFound {
-        kept: Vec<super::Kept>,
-        discarded: Vec<String>,
-    },
+    /// What an earlier visit kept in this browser, with why each damaged entry was thrown
+    /// away (or why none could be read).
+    KeptFound(Result<(Vec<super::Kept>, Vec<String>), String>),
     /// The browser refused to keep a run's weights.
     NotKept(String),
     // What the person does.

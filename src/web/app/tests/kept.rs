@@ -97,10 +97,10 @@ fn kept_weights_are_offered_and_damaged_ones_reported() {
     let discarded =
         vec!["the deep weights kept in this browser are damaged (…); they were discarded".into()];
     app.update(
-        Msg::KeptFound {
-            kept: vec![kept(ModelKind::Ffnn, 3), kept(ModelKind::Upsample, 20)],
+        Msg::KeptFound(Ok((
+            vec![kept(ModelKind::Ffnn, 3), kept(ModelKind::Upsample, 20)],
             discarded,
-        },
+        ))),
         0.0,
     );
     assert_eq!(app.kept.len(), 2);
@@ -108,6 +108,24 @@ fn kept_weights_are_offered_and_damaged_ones_reported() {
     assert!(
         matches!(&app.status, Status::Warning(s) if s.contains("deep weights") && s.contains("discarded"))
     );
+    // The pretrained weights loaded at start, arriving after, leave the warning in view.
+    let upsample = ModelConfig::new(ModelKind::Upsample)
+        .init(&Device::flex())
+        .unwrap();
+    let pretrained = WeightsOrigin::Pretrained {
+        url: "weights/upsample.bin".into(),
+        quiet: true,
+    };
+    app.update(Msg::ChooseModel(ModelKind::Upsample), 0.0);
+    app.update(
+        Msg::WeightsLoaded {
+            origin: pretrained,
+            result: Ok(Some((upsample, header(ModelKind::Upsample, 20)))),
+        },
+        0.0,
+    );
+    assert_eq!(app.model.config.kind, ModelKind::Upsample);
+    assert!(matches!(&app.status, Status::Warning(s) if s.contains("discarded")));
     // A kind that is not offered is not read.
     assert!(app.update(Msg::RestoreKept(ModelKind::Vae), 0.0).is_empty());
 }
@@ -116,10 +134,7 @@ fn kept_weights_are_offered_and_damaged_ones_reported() {
 fn restoring_another_models_weights_shows_that_model() {
     let mut app = ready_app(BackendKind::Cpu);
     app.update(
-        Msg::KeptFound {
-            kept: vec![kept(ModelKind::Upsample, 20)],
-            discarded: vec![],
-        },
+        Msg::KeptFound(Ok((vec![kept(ModelKind::Upsample, 20)], vec![]))),
         0.0,
     );
     app.curves.validation = vec![(1.0, 0.03)]; // ffnn's, shown before
@@ -165,10 +180,7 @@ fn restoring_another_models_weights_shows_that_model() {
 fn a_damaged_entry_is_discarded_with_a_message_and_the_model_stays() {
     let mut app = ready_app(BackendKind::Cpu);
     app.update(
-        Msg::KeptFound {
-            kept: vec![kept(ModelKind::Ffnn, 3)],
-            discarded: vec![],
-        },
+        Msg::KeptFound(Ok((vec![kept(ModelKind::Ffnn, 3)], vec![]))),
         0.0,
     );
     let before = app.model.origin.clone();
@@ -195,10 +207,10 @@ fn a_damaged_entry_is_discarded_with_a_message_and_the_model_stays() {
 fn nothing_is_restored_during_a_run_and_forgetting_deletes_every_entry() {
     let mut app = ready_app(BackendKind::Cpu);
     app.update(
-        Msg::KeptFound {
-            kept: vec![kept(ModelKind::Ffnn, 3), kept(ModelKind::Deep, 1)],
-            discarded: vec![],
-        },
+        Msg::KeptFound(Ok((
+            vec![kept(ModelKind::Ffnn, 3), kept(ModelKind::Deep, 1)],
+            vec![],
+        ))),
         0.0,
     );
     app.update(Msg::Start(Ok(config(2))), 0.0);
@@ -213,6 +225,17 @@ fn nothing_is_restored_during_a_run_and_forgetting_deletes_every_entry() {
         "{effects:?}"
     );
     assert!(app.kept.is_empty());
+}
+
+#[test]
+fn storage_that_cannot_be_read_is_reported_and_nothing_offered() {
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::KeptFound(Err("UnknownError".into())), 0.0);
+    assert!(app.kept.is_empty());
+    assert_eq!(
+        app.status,
+        Status::Warning("the weights kept in this browser could not be read (UnknownError)".into())
+    );
 }
 
 #[test]
