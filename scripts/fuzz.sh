@@ -46,7 +46,7 @@ for model in ("ffnn", "deep", "vae"):
     put("weights", f"{model}-payload", bytes([mode]) + payload)
 # worker_message: a message as JSON, a newline, then arrays (kind byte, length byte, data).
 config = b'{"model":{"kind":"ffnn","code_size":32},"epochs":1,"batch_size":2,"learning_rate":0.001,"seed":42,"train_limit":null}'
-put("worker_message", "start", b'{"Start":{"id":1,"backend":"cpu","config":' + config + b',"validation_batch":2}}\n\x00\x01\x80')
+put("worker_message", "start", b'{"Start":{"id":1,"backend":"cpu","config":' + config + b',"validation_batch":2,"dataset":"mnist"}}\n\x00\x01\x80')
 put("worker_message", "data", b'{"Data":{"role":"Training"}}\n\x00\x02\x10\x20\x00\x02\x01\x02')
 put("worker_message", "evaluate", b'{"Evaluate":{"backend":"cpu","config":{"kind":"ffnn","code_size":32},"count":10,"noise":null}}\n\x01\x08' + bytes(range(8)))
 put("worker_message", "pause", b'{"Pause":{"id":3}}\n')

@@ -43,6 +43,9 @@ pub enum ToWorker {
         backend: BackendKind,
         config: TrainConfig,
         validation_batch: usize,
+        /// The dataset's id: the worker keeps the run's weights in the browser at the end of
+        /// each epoch (serialising `deep` takes a 50 ms task: not the page's).
+        dataset: String,
         #[serde(skip)]
         grid: Vec<u8>,
     },
@@ -98,6 +101,8 @@ pub enum FromWorker {
     },
     /// Run `id` stopped on this error.
     Failed { id: u64, message: String },
+    /// The browser refused to keep run weights (storage full or turned off).
+    NotKept { reason: String },
     /// How far a measurement on the test set is.
     Evaluating { done: usize, count: usize },
     /// The test metrics [`ToWorker::Evaluate`] asked for, or why there are none.
@@ -373,6 +378,7 @@ pub mod envelope {
                 backend: crate::web::device::BackendKind::Cpu,
                 config: crate::training::TrainConfig::new(crate::model::ModelKind::Ffnn),
                 validation_batch: 16,
+                dataset: "mnist".into(),
                 grid: vec![0; IMAGE_PIXELS],
             });
             Reflect::set(&envelope, &ARRAYS.into(), &js_sys::Array::new()).unwrap();
@@ -403,6 +409,7 @@ mod tests {
             backend: BackendKind::WebGpu,
             config: TrainConfig::new(ModelKind::Deep),
             validation_batch: 32,
+            dataset: "fashion-mnist".into(),
             grid: vec![7; 2 * IMAGE_PIXELS],
         };
         assert_eq!(round_trip(&start), Ok(start));

@@ -157,6 +157,7 @@ fn perform(effect: Effect) {
             backend,
             config,
             validation_batch,
+            dataset,
             grid,
         } => {
             LONGEST_FRAME_MS.set(0.0);
@@ -165,6 +166,7 @@ fn perform(effect: Effect) {
                 backend,
                 config,
                 validation_batch,
+                dataset,
                 grid,
             };
             worker_client::send(start);

@@ -25,6 +25,7 @@ use crate::data::{Corruption, IMAGE_PIXELS, ImageSet, Perturbation};
 use crate::metrics::{Evaluation, Metrics};
 use crate::model::{ModelConfig, read_values};
 use crate::training::{self, TrainError, Trainer};
+use crate::weights::WeightsHeader;
 
 /// The worker trains this long between read-backs (and between looks at its messages).
 const CHUNK_MS: f64 = 100.0;
@@ -137,6 +138,7 @@ fn handle(message: ToWorker) {
             backend,
             config,
             validation_batch,
+            dataset,
             grid,
         } => {
             next_request();
@@ -153,7 +155,8 @@ fn handle(message: ToWorker) {
                 Ok(trainer) => {
                     let trainer = trainer.with_validation_batch(validation_batch);
                     let on_gpu = backend == BackendKind::WebGpu;
-                    wasm_bindgen_futures::spawn_local(train(id, trainer, grid, on_gpu));
+                    let run = train(id, trainer, grid, dataset, on_gpu);
+                    wasm_bindgen_futures::spawn_local(run);
                 }
                 Err(message) => send(FromWorker::Failed { id, message }),
             }
@@ -235,7 +238,7 @@ async fn evaluate(
 /// Trains run `id` in chunks (on the CPU about [`CHUNK_MS`] long; on WebGPU as many steps as
 /// keep a cycle near [`GPU_CYCLE_MS`]), reporting after each one, with the weights and their
 /// reconstructions of `grid` now and then.
-async fn train(id: u64, mut trainer: Trainer, grid: ImageSet, mut on_gpu: bool) {
+async fn train(id: u64, mut trainer: Trainer, grid: ImageSet, dataset: String, mut on_gpu: bool) {
     let mut last_weights = f64::MIN;
     // The weights last sent and their step: where a run goes on if the GPU device is lost.
     let mut last_sent: Option<(Vec<f32>, usize)> = None;
@@ -291,6 +294,11 @@ async fn train(id: u64, mut trainer: Trainer, grid: ImageSet, mut on_gpu: bool) 
             let message = error.to_string();
             return send(FromWorker::Failed { id, message });
         }
+        if let Ok(Some(_)) = result
+            && let Err(reason) = keep(&trainer, &dataset).await
+        {
+            send(FromWorker::NotKept { reason });
+        }
         // The memory first: the page reads it when the progress arrives.
         send(alive());
         send(FromWorker::Progress { id, progress });
@@ -337,6 +345,17 @@ async fn weights(trainer: &Trainer, grid: &ImageSet) -> Option<(Vec<f32>, Vec<f3
     let output = model.forward(grid.batch(&indices, &cpu));
     let reconstructions = read_values(output).await.ok()?;
     Some((values, reconstructions))
+}
+
+/// Keeps the trainer's weights in the browser, as trained on `dataset` for the epochs done.
+async fn keep(trainer: &Trainer, dataset: &str) -> Result<(), String> {
+    let header = WeightsHeader {
+        model: trainer.config().model,
+        epochs: trainer.progress().history.len(),
+        precision: Default::default(),
+        dataset: dataset.into(),
+    };
+    super::kept_weights::keep(&trainer.model().valid(), &header).await
 }
 
 /// Resolves after `ms` milliseconds, in a new task (so messages get in).

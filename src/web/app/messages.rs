@@ -141,6 +141,8 @@ pub enum Effect {
         backend: BackendKind,
         config: TrainConfig,
         validation_batch: usize,
+        /// The dataset's id, for the weights the worker keeps in the browser.
+        dataset: String,
         grid: Vec<u8>,
     },
     PauseWorker(u64),
@@ -205,7 +207,8 @@ pub enum Effect {
     SuggestBatchSize(usize),
     /// Read what earlier visits kept in this browser (and discard damaged entries).
     ListKept,
-    /// Keep `model` in this browser, in place of the entry of its kind.
+    /// Keep `model` in this browser, in place of the entry of its kind (a page run's; the
+    /// worker keeps its runs' itself).
     KeepWeights {
         model: Model,
         header: WeightsHeader,

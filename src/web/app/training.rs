@@ -82,6 +82,7 @@ impl App {
                     backend: self.backend.kind,
                     config: config.clone(),
                     validation_batch,
+                    dataset: self.dataset.id.clone(),
                     grid,
                 }],
             ),
@@ -230,6 +231,7 @@ impl App {
                 }
                 Vec::new()
             }
+            FromWorker::NotKept { reason } => self.on_not_kept(reason),
             FromWorker::Failed { id, message } => {
                 let Some(run) = self.run.get_mut(id) else {
                     return Vec::new();
@@ -293,6 +295,7 @@ impl App {
             return Vec::new();
         };
         let finished = progress.finished;
+        let page_run = run.engine == Engine::Page;
         let (epochs, step) = (progress.history.len(), progress.step);
         let new_epoch = run.record(progress, &mut self.curves);
         self.changes |= Changes::STEP_CURVE;
@@ -315,9 +318,9 @@ impl App {
             false
         };
         // Each epoch's weights are kept in the browser: a reload or a closed tab loses at
-        // most the epoch under way.
+        // most the epoch under way (the worker keeps its runs' itself).
         let mut effects = Vec::new();
-        if new_epoch && updated {
+        if new_epoch && updated && page_run {
             effects.push(self.keep_shown(epochs));
         }
         if finished {

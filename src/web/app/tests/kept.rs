@@ -44,50 +44,57 @@ fn the_page_asks_for_kept_weights_once_the_catalog_is_read() {
 }
 
 #[test]
-fn a_worker_run_keeps_each_epochs_weights_with_their_header() {
+fn the_worker_keeps_its_runs_weights_and_the_page_its_own() {
+    // A worker run: the worker is told the dataset and keeps each epoch's weights itself.
     let mut app = ready_app(BackendKind::Cpu);
     app.update(Msg::Worker(cpu_worker_ready()), 0.0);
-    app.update(Msg::Start(Ok(config(2))), 0.0);
-    let values = pollster::block_on(model().values()).unwrap();
-    let weights = |values: &Vec<f32>| FromWorker::Weights {
-        id: 1,
-        values: values.clone(),
-        reconstructions: vec![0.0; 20 * IMAGE_PIXELS],
-    };
-    // Within an epoch nothing is kept.
-    app.update(Msg::Worker(weights(&values)), 10.0);
-    let effects = app.update(
-        Msg::Worker(FromWorker::Progress {
-            id: 1,
-            progress: progress(4, 0, 2),
-        }),
-        10.0,
+    let effects = app.update(Msg::Start(Ok(config(2))), 0.0);
+    assert!(
+        matches!(&effects[..], [Effect::StartWorkerRun { dataset, .. }] if dataset == "mnist"),
+        "{effects:?}"
     );
+    let values = pollster::block_on(model().values()).unwrap();
+    app.update(
+        Msg::Worker(FromWorker::Weights {
+            id: 1,
+            values,
+            reconstructions: vec![0.0; 20 * IMAGE_PIXELS],
+        }),
+        2000.0,
+    );
+    let report = FromWorker::Progress {
+        id: 1,
+        progress: progress(8, 1, 2),
+    };
+    let effects = app.update(Msg::Worker(report), 2000.0);
     assert!(
         !effects
             .iter()
             .any(|e| matches!(e, Effect::KeepWeights { .. }))
     );
-    // The end of the first epoch keeps the weights sent with it.
-    app.update(Msg::Worker(weights(&values)), 2000.0);
-    let effects = app.update(
-        Msg::Worker(FromWorker::Progress {
-            id: 1,
-            progress: progress(8, 1, 2),
-        }),
-        2000.0,
+    // What it could not keep is said.
+    let refused = FromWorker::NotKept {
+        reason: "QuotaExceededError".into(),
+    };
+    app.update(Msg::Worker(refused), 2100.0);
+    assert!(matches!(&app.status, Status::Warning(s) if s.contains("QuotaExceededError")));
+
+    // A page run (no worker): the page keeps each epoch's weights, with their header.
+    let mut app = ready_app(BackendKind::Cpu);
+    app.update(Msg::Start(Ok(config(2))), 0.0);
+    app.update(Msg::Frame(1), 10.0);
+    let effects = app.update(advanced(1, progress(4, 0, 2)), 20.0);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::KeepWeights { .. }))
     );
-    let [
-        Effect::KeepWeights {
-            model,
-            header: kept,
-        },
-    ] = &effects[..]
-    else {
+    app.update(Msg::Frame(1), 30.0);
+    let effects = app.update(advanced(1, progress(8, 1, 2)), 2000.0);
+    let Some(Effect::KeepWeights { header: kept, .. }) = effects.first() else {
         panic!("{effects:?}")
     };
     assert_eq!(kept, &header(ModelKind::Ffnn, 1));
-    assert_eq!(pollster::block_on(model.values()).unwrap(), values);
 }
 
 #[test]

@@ -38,13 +38,7 @@ fn on_the_cpu_the_worker_trains_and_the_page_shows_its_weights() {
     );
     // The worker measures the trained model too, off the main thread.
     assert!(
-        matches!(
-            effects[..],
-            [
-                Effect::KeepWeights { .. },
-                Effect::EvaluateInWorker { count: 40, .. }
-            ]
-        ),
+        matches!(effects[..], [Effect::EvaluateInWorker { count: 40, .. }]),
         "{effects:?}"
     );
     assert!(app.take_changes().intersects(Changes::MODEL));
@@ -216,19 +210,15 @@ fn on_webgpu_a_worker_with_its_own_device_trains_and_a_copy_of_its_weights_is_ke
         }),
         300.0,
     );
-    // The worker measures on its device too; the page keeps a CPU copy of what it shows
-    // (and the browser the weights).
+    // The worker measures on its device too; the page keeps a CPU copy of what it shows.
     assert!(
         matches!(
             effects[..],
-            [
-                Effect::KeepWeights { .. },
-                Effect::EvaluateInWorker {
-                    backend: BackendKind::WebGpu,
-                    count: 40,
-                    ..
-                }
-            ]
+            [Effect::EvaluateInWorker {
+                backend: BackendKind::WebGpu,
+                count: 40,
+                ..
+            }]
         ),
         "{effects:?}"
     );
