@@ -100,9 +100,7 @@ pub async fn list() -> Result<(Vec<Kept>, Vec<String>), String> {
         match check(&name, &value) {
             Ok(entry) => kept.push(entry),
             Err(reason) => {
-                discarded.push(format!(
-                    "the {name} weights kept in this browser are damaged ({reason}); they were discarded"
-                ));
+                discarded.push(Kept::discarded(&name, &reason));
                 damaged.push(key);
             }
         }

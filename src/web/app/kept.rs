@@ -20,6 +20,15 @@ pub struct Kept {
     pub saved_ms: f64,
 }
 
+impl Kept {
+    /// What the status line says of the entry `name` found damaged (and deleted).
+    pub fn discarded(name: &str, reason: &str) -> String {
+        format!(
+            "the {name} weights kept in this browser are damaged ({reason}); they were discarded"
+        )
+    }
+}
+
 impl App {
     /// What an earlier visit kept, with why each damaged entry was thrown away; or why the
     /// browser's storage could not be read (e.g. turned off: then nothing is offered).

@@ -4,8 +4,8 @@
 use burn::module::Module;
 
 use super::{
-    App, Changes, DataState, Effect, LoadedData, Origin, Shown, Status, WeightsOrigin, WorkerState,
-    grid_indices,
+    App, Changes, DataState, Effect, Kept, LoadedData, Origin, Shown, Status, WeightsOrigin,
+    WorkerState, grid_indices,
 };
 use crate::data::{Catalog, Dataset, TrainTest};
 use crate::model::{Model, ModelKind};
@@ -233,9 +233,7 @@ impl App {
             WeightsOrigin::Kept { kind } => {
                 let kind = *kind;
                 self.drop_from_offer(kind);
-                self.error(format!(
-                    "the {kind} weights kept in this browser are damaged ({message}); they were discarded"
-                ));
+                self.error(Kept::discarded(kind.name(), message));
                 vec![Effect::ForgetKept(vec![kind])]
             }
         }
